@@ -1,0 +1,80 @@
+"""Headway: run machine learning in production on one platform.
+
+The SDK. Everything here works on the current workspace (the nearest ``headway.toml``,
+or one made with :func:`init`), or on the ``workspace=`` you pass.
+
+Examples
+--------
+>>> import headway                                       # doctest: +SKIP
+>>> with headway.start_run(experiment="churn", params={"C": 1.0}) as run:
+...     run.log_metric("auc", 0.91)
+>>> version = headway.register_model("churn", model, input_example=X[:5])
+>>> headway.set_alias("churn", "champion", version.version)
+>>> headway.load_model("models:/churn@champion").predict(X)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from headway import errors
+from headway.data import make_churn
+from headway.registry import (
+    LoadedModel,
+    alias_history,
+    delete_alias,
+    get_model_version,
+    list_models,
+    load_model,
+    register_model,
+    set_alias,
+)
+from headway.store.records import Dataset, Metric, ModelVersion, RegisteredModel, RunRecord
+from headway.tracking import (
+    Run,
+    active_run,
+    autolog,
+    get_metric_history,
+    get_run,
+    list_run_artifacts,
+    list_run_inputs,
+    list_runs,
+    start_run,
+)
+from headway.workspace import Workspace, current_workspace, use_workspace
+from headway.workspace import init_workspace as init
+
+try:
+    __version__ = version("headway")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Dataset",
+    "LoadedModel",
+    "Metric",
+    "ModelVersion",
+    "RegisteredModel",
+    "Run",
+    "RunRecord",
+    "Workspace",
+    "__version__",
+    "active_run",
+    "alias_history",
+    "autolog",
+    "current_workspace",
+    "delete_alias",
+    "errors",
+    "get_metric_history",
+    "get_model_version",
+    "get_run",
+    "init",
+    "list_models",
+    "list_run_artifacts",
+    "list_run_inputs",
+    "list_runs",
+    "load_model",
+    "make_churn",
+    "register_model",
+    "set_alias",
+    "start_run",
+    "use_workspace",
+]

@@ -1,0 +1,16 @@
+"""The ``headway`` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+from headway.cli import models, runs, workspace  # noqa: F401  (registers the commands)
+from headway.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app(prog_name="headway")
+
+
+if __name__ == "__main__":
+    main()

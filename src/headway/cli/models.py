@@ -1,0 +1,107 @@
+"""``headway models list|show|alias``."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from headway.cli._app import app, console, fail_cleanly, format_time
+from headway.registry import (
+    alias_history,
+    get_model_version,
+    list_models,
+    set_alias,
+)
+from headway.registry.lineage import describe_lineage
+from headway.store.records import ModelVersion
+
+models_app = typer.Typer(help="Registered models: list, show, alias.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@fail_cleanly
+def list_() -> None:
+    """List registered models with their latest version and aliases."""
+    found = list_models()
+    if not found:
+        console.print("No registered models yet. Register one with headway.register_model().")
+        return
+    table = Table(title="registered models")
+    for col in ("name", "latest", "aliases", "updated"):
+        table.add_column(col)
+    for m in found:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in m.aliases.items())
+        table.add_row(m.name, f"v{m.latest_version}", aliases, format_time(m.updated_at))
+    console.print(table)
+
+
+@models_app.command("show")
+@fail_cleanly
+def show(ref: str = typer.Argument(..., help="NAME, NAME/VERSION or a models:/ URI.")) -> None:
+    """Show a model version: flavor, signature, files, requirements and lineage."""
+    version = _lookup(ref)
+    console.print(
+        f"[bold]{version.uri}[/]  flavor {version.flavor}  "
+        f"aliases: {', '.join(version.aliases) or '-'}"
+    )
+    if version.description:
+        console.print(f"  {version.description}")
+    console.print(f"  registered {format_time(version.created_at)}; run {version.run_id or '-'}")
+    signature = version.signature or {}
+    inputs = signature.get("inputs", {})
+    if inputs.get("type") == "columns":
+        cols = ", ".join(f"{c['name']}: {c['type']}" for c in inputs["columns"])
+        console.print(f"  inputs     {cols}")
+    elif inputs:
+        console.print(f"  inputs     tensor {inputs['dtype']} {inputs['shape']}")
+    reqs = version.requirements
+    console.print(
+        f"  requires   python {reqs.get('python')}; "
+        + ", ".join(f"{k}=={v}" for k, v in reqs.get("packages", {}).items())
+    )
+    files = Table(title="files")
+    for col in ("path", "size", "sha256"):
+        files.add_column(col)
+    for f in version.files:
+        files.add_row(f.path, f"{f.size:,}", f.sha256)
+    console.print(files)
+    tree = Tree(f"[bold]lineage of {version.uri}[/] (where it came from)")
+    for line in describe_lineage(version):
+        tree.add(line)
+    console.print(tree)
+    history = alias_history(version.name)
+    if history:
+        table = Table(title=f"alias history of {version.name}")
+        for col in ("when", "alias", "change", "by", "reason"):
+            table.add_column(col)
+        for h in history:
+            change = f"v{h.previous_version or '-'} → v{h.version}" if h.version else "removed"
+            table.add_row(
+                format_time(h.changed_at), h.alias, change, h.changed_by or "-", h.reason or ""
+            )
+        console.print(table)
+
+
+def _lookup(ref: str) -> ModelVersion:
+    if ref.startswith("models:/"):
+        return get_model_version(ref)
+    name, _, number = ref.partition("/")
+    if number and not number.isdigit():
+        raise typer.BadParameter(f"{ref!r}: the version after '/' must be a number")
+    return get_model_version(name, int(number) if number else None)
+
+
+@models_app.command("alias")
+@fail_cleanly
+def alias(
+    name: str,
+    alias_name: str = typer.Argument(..., metavar="ALIAS"),
+    version: int = typer.Argument(..., min=1),
+    reason: str | None = typer.Option(None, help="Why, kept in the alias history."),
+) -> None:
+    """Point ALIAS (e.g. champion) of model NAME at VERSION."""
+    previous = set_alias(name, alias_name, version, reason=reason)
+    was = f" (was v{previous})" if previous else ""
+    console.print(f"models:/{name}@{alias_name} → v{version}{was}")

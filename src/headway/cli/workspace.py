@@ -1,0 +1,43 @@
+"""``headway init`` and ``headway quickstart``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from headway.cli._app import app, console, fail_cleanly
+from headway.config import CONFIG_FILE
+from headway.workspace import init_workspace
+
+
+@app.command()
+@fail_cleanly
+def init(directory: Path = typer.Argument(Path("."), help="Folder for the workspace.")) -> None:
+    """Create headway.toml and .headway/ (SQLite database and artifact folder)."""
+    existed = (directory / CONFIG_FILE).exists()
+    ws = init_workspace(directory)
+    verb = "Using existing" if existed else "Created"
+    console.print(f"{verb} workspace in [bold]{ws.project_dir}[/]")
+    console.print(f"  metadata store  {ws.store.display_uri}")
+    console.print(f"  artifact store  {ws.artifacts.root}")
+    console.print(f"  settings        {ws.settings.config_file} (HEADWAY_* variables override)")
+
+
+@app.command()
+@fail_cleanly
+def quickstart(
+    directory: Path = typer.Argument(Path("headway-quickstart"), help="Workspace folder."),
+    rows: int = typer.Option(5000, min=200, help="Rows of generated data."),
+) -> None:
+    """Run Headway end to end: track a training run, register, alias, load and predict."""
+    from headway.quickstart import run_quickstart
+
+    console.rule("[bold]Headway quickstart")
+    result = run_quickstart(directory, rows=rows, say=lambda line: console.print(f"  {line}"))
+    console.rule()
+    console.print("Look around:")
+    console.print(f"  cd {result.project_dir}")
+    console.print("  headway runs list")
+    console.print(f"  headway runs show {result.run_id}")
+    console.print("  headway models show churn")

@@ -1,0 +1,196 @@
+"""The ledger's tables (SQLAlchemy Core).
+
+Timestamps are integer milliseconds since the Unix epoch, UTC: portable across SQLite and
+PostgreSQL, cheap to index, and exact. Tags, artifacts and lineage edges are generic over
+``(object_type, object_id)``, so later features add objects without new plumbing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(32)
+KEY = String(250)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("experiment_id", ID, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger),
+    Column("error", Text),
+    Column("user", String(250)),
+    Column("git_commit", String(64)),
+    Column("git_dirty", Boolean),
+    Column("command", Text),
+    Column("python_version", String(32)),
+    Column("environment", JSON),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_start", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", KEY, nullable=False),
+    Column("value", Float),  # NULL stores NaN, which SQLite cannot hold
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Float),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("object_type", String(32), primary_key=True),
+    Column("object_id", String(300), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("object_type", String(32), primary_key=True),
+    Column("object_id", String(300), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("num_rows", BigInteger, nullable=False),
+    Column("columns", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("name", "digest"),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), ForeignKey("registered_models.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("run_id", ID, ForeignKey("runs.id")),
+    Column("signature", JSON),
+    Column("requirements", JSON, nullable=False),
+    Column("flavor_options", JSON, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("name", "version"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("name", String(250), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("name", String(250), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("version", Integer),  # NULL when the alias was removed
+    Column("previous_version", Integer),
+    Column("changed_at", BigInteger, nullable=False),
+    Column("changed_by", String(250)),
+    Column("reason", Text),
+    Index("ix_alias_history_name_alias", "name", "alias"),
+)
+
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("src_type", String(32), nullable=False),
+    Column("src_id", String(300), nullable=False),
+    Column("dst_type", String(32), nullable=False),
+    Column("dst_id", String(300), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("src_type", "src_id", "dst_type", "dst_id", "kind"),
+    Index("ix_lineage_dst", "dst_type", "dst_id"),
+)

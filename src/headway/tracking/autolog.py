@@ -1,0 +1,89 @@
+"""Automatic logging for scikit-learn: every top-level ``fit`` becomes a tracked run.
+
+``autolog()`` wraps ``fit`` on every scikit-learn estimator class. A top-level call (not
+one a Pipeline or a meta-estimator makes internally) logs the estimator's params, the
+training data as a dataset input, the training score, and the fitted model as a skops
+artifact, into the active run or a new one. ``autolog(disable=True)`` restores ``fit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from headway.errors import HeadwayError
+from headway.tracking.run import Run, active_run, start_run
+
+__all__ = ["autolog"]
+
+_originals: dict[type, Callable[..., Any]] = {}
+_state = threading.local()
+
+
+def autolog(disable: bool = False, experiment: str = "default", log_models: bool = True) -> None:
+    """Turn scikit-learn autologging on (or off with ``disable=True``)."""
+    if disable:
+        for cls, fit in _originals.items():
+            cls.fit = fit  # type: ignore[attr-defined]
+        _originals.clear()
+        return
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils import all_estimators
+
+    classes = {cls for _, cls in all_estimators()} | {Pipeline}
+    for cls in classes:
+        fit = cls.__dict__.get("fit")
+        if fit is None or cls in _originals:
+            continue
+        _originals[cls] = fit
+        cls.fit = _wrap(fit, experiment, log_models)
+
+
+def _wrap(fit: Callable[..., Any], experiment: str, log_models: bool) -> Callable[..., Any]:
+    @functools.wraps(fit)
+    def fit_and_log(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_state, "depth", 0) > 0:  # a fit inside a fit: log only the outer one
+            return fit(self, X, y, *args, **kwargs)
+        _state.depth = 1
+        try:
+            run = active_run()
+            owned = run is None
+            if run is None:
+                run = start_run(experiment, tags={"autolog": "sklearn"})
+            try:
+                result = fit(self, X, y, *args, **kwargs)
+                _log_fit(run, self, X, y, log_models)
+            except BaseException as exc:
+                if owned:
+                    run.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+            if owned:
+                run.end()
+            return result
+        finally:
+            _state.depth = 0
+
+    return fit_and_log
+
+
+def _log_fit(run: Run, estimator: Any, X: Any, y: Any, log_models: bool) -> None:
+    params = {
+        k: v for k, v in estimator.get_params(deep=True).items() if not hasattr(v, "get_params")
+    }  # nested estimators appear by their params
+    run.log_params({"estimator": type(estimator).__name__, **params})
+    with contextlib.suppress(HeadwayError):  # inputs we cannot describe (sparse, lists)
+        run.log_input(X, name="training")
+    if y is not None and hasattr(estimator, "score"):
+        run.log_metric("training_score", float(estimator.score(X, y)))
+    if log_models:
+        import skops.io
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.skops"
+            skops.io.dump(estimator, path)
+            run.log_artifact(path)
