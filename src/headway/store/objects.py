@@ -31,7 +31,7 @@ def get_tags(conn: Connection, object_type: str, object_id: str) -> dict[str, st
             tags.c.object_type == object_type, tags.c.object_id == object_id
         )
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def add_artifacts(

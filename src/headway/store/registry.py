@@ -73,9 +73,7 @@ def get_model(conn: Connection, name: str) -> RegisteredModel:
         .where(aliases.c.name == name)
         .order_by(aliases.c.alias)
     )
-    return RegisteredModel(
-        **row._asdict(), latest_version=latest, aliases=dict(found.tuples().all())
-    )
+    return RegisteredModel(**row._asdict(), latest_version=latest, aliases=dict(found.all()))
 
 
 def list_models(conn: Connection) -> list[RegisteredModel]:

@@ -104,9 +104,7 @@ def log_params(conn: Connection, run_id: str, values: Mapping[str, str]) -> None
             select(params.c.key, params.c.value).where(
                 params.c.run_id == run_id, params.c.key.in_(list(values))
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     clashes = {k: (existing[k], v) for k, v in values.items() if k in existing and existing[k] != v}
     if clashes:

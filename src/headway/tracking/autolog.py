@@ -29,26 +29,31 @@ def autolog(disable: bool = False, experiment: str = "default", log_models: bool
     """Turn scikit-learn autologging on (or off with ``disable=True``)."""
     if disable:
         for cls, fit in _originals.items():
-            cls.fit = fit  # type: ignore[attr-defined]
+            setattr(cls, "fit", fit)  # noqa: B010
         _originals.clear()
         return
     from sklearn.pipeline import Pipeline
     from sklearn.utils import all_estimators
 
-    classes = {cls for _, cls in all_estimators()} | {Pipeline}
-    for cls in classes:
-        fit = cls.__dict__.get("fit")
-        if fit is None or cls in _originals:
-            continue
-        _originals[cls] = fit
-        cls.fit = _wrap(fit, experiment, log_models)
+    # Patch fit where it is defined (RandomForestClassifier inherits it from BaseForest).
+    owners = {_fit_owner(cls) for _, cls in all_estimators()} | {Pipeline}
+    for owner in owners - set(_originals):
+        fit = owner.__dict__["fit"]
+        _originals[owner] = fit
+        setattr(owner, "fit", _wrap(fit, experiment, log_models))  # noqa: B010
+
+
+def _fit_owner(cls: type) -> type:
+    return next(k for k in cls.__mro__ if "fit" in k.__dict__)
 
 
 def _wrap(fit: Callable[..., Any], experiment: str, log_models: bool) -> Callable[..., Any]:
     @functools.wraps(fit)
-    def fit_and_log(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def fit_and_log(self: Any, *args: Any, **kwargs: Any) -> Any:
         if getattr(_state, "depth", 0) > 0:  # a fit inside a fit: log only the outer one
-            return fit(self, X, y, *args, **kwargs)
+            return fit(self, *args, **kwargs)
+        X = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
         _state.depth = 1
         try:
             run = active_run()
@@ -56,7 +61,7 @@ def _wrap(fit: Callable[..., Any], experiment: str, log_models: bool) -> Callabl
             if run is None:
                 run = start_run(experiment, tags={"autolog": "sklearn"})
             try:
-                result = fit(self, X, y, *args, **kwargs)
+                result = fit(self, *args, **kwargs)
                 _log_fit(run, self, X, y, log_models)
             except BaseException as exc:
                 if owned:
