@@ -81,16 +81,20 @@ def test_debug_shows_the_traceback(sqlite_ws: Workspace) -> None:
     assert result.exit_code != 0 and result.exception is not None
 
 
-def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
-    """The README's main command, as a user runs it: a real process on a fresh folder."""
+def _quickstart(folder: Path) -> str:
     headway_bin = Path(sys.executable).with_name("headway")
-    out = subprocess.run(
-        [str(headway_bin), "quickstart", str(tmp_path / "qs"), "--rows", "800"],
+    return subprocess.run(
+        [str(headway_bin), "quickstart", str(folder), "--rows", "800"],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     ).stdout
+
+
+def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
+    """The README's main command, as a user runs it: a real process on a fresh folder."""
+    out = _quickstart(tmp_path / "qs")
     assert "models:/churn/1" in out and "models:/churn@champion -> version 1" in out
     ws = Workspace.open(tmp_path / "qs")
     [run] = headway.list_runs(workspace=ws)
@@ -99,11 +103,4 @@ def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
     assert version.run_id == run.id
     assert len(headway.list_run_inputs(run.id, workspace=ws)) == 2
     # Running it again adds a version and moves the alias.
-    out = subprocess.run(
-        [str(headway_bin), "quickstart", str(tmp_path / "qs"), "--rows", "800"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-    assert "version 2 (was version 1)" in out
+    assert "version 2 (was version 1)" in _quickstart(tmp_path / "qs")

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from headway.errors import StoreError, StoreVersionError
 from headway.store.metadata import MetadataStore
-from headway.store.migrate import current_revision, head_revision
+from headway.store.migrate import HEAD, current_revision, head_revision
 from headway.store.tables import metadata
 from headway.workspace import Workspace
 
@@ -46,3 +46,7 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
 def test_a_missing_driver_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"not usable|not installed"):
         MetadataStore("nosuchdb://x/y")
+
+
+def test_the_head_constant_matches_the_migrations_folder() -> None:
+    assert head_revision() == HEAD

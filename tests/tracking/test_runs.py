@@ -174,3 +174,35 @@ def test_open_runs_are_flushed_and_finished_at_exit(tmp_path: Path) -> None:
     info = headway.get_run(out.stdout.strip(), workspace=ws)
     assert info.status == "finished"
     assert len(headway.get_metric_history(info.id, "x", workspace=ws)) == 5000
+
+
+def test_runs_capture_the_git_commit_and_dirty_flag(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.email=t@e", "-c", "user.name=t", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    git("init", "-q")
+    (repo / "train.py").write_text("print('v1')\n")
+    git("add", "train.py")
+    git("commit", "-qm", "first")
+    head = git("rev-parse", "HEAD").strip()
+    script = "import headway\nwith headway.start_run() as run: print(run.id)\n"
+    clean = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    (repo / "train.py").write_text("print('v2')\n")
+    dirty = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    ws = Workspace.open(repo)
+    assert headway.get_run(clean, workspace=ws).git_commit == head
+    assert headway.get_run(clean, workspace=ws).git_dirty is False
+    assert headway.get_run(dirty, workspace=ws).git_dirty is True
