@@ -166,3 +166,21 @@ def test_a_table_of_strings_example_gives_column_types(sqlite_ws: Workspace) -> 
         {"name": "n", "type": "float"},
     ]
     assert version.signature["outputs"] == {"type": "tensor", "dtype": "float64", "shape": [-1]}
+
+
+class Unpicklable:
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(X))
+
+
+def test_a_model_that_cannot_be_saved_leaves_no_version(ws: Workspace) -> None:
+    from headway.errors import ModelError
+
+    with pytest.raises(ModelError, match="could not save the python model 'broken'"):
+        headway.register_model("broken", Unpicklable())
+    assert headway.list_models() == []
