@@ -47,7 +47,13 @@ def test_runs_list_show_and_compare(populated: dict[str, str]) -> None:
     code, out = invoke("runs", "list")
     assert code == 0 and "2 run(s)" in out and populated["0.1"][:8] in out and "auc" in out
     code, out = invoke("runs", "list", "--experiment", "nope")
-    assert code == 0 and "No runs yet" in out
+    assert code == 0 and "No runs match these filters" in out
+    code, out = invoke("runs", "list", "--status", "finished")
+    assert code == 0 and "2 run(s)" in out
+    code, out = invoke("runs", "list", "--status", "exploded")
+    assert code == 2 and "exploded" in out
+    code, out = invoke("runs", "compare", populated["0.1"])
+    assert code == 2 and "two or more" in out
     code, out = invoke("runs", "show", populated["1.0"][:8])
     assert code == 0 and "finished" in out and "train" in out and "0.9" in out
     code, out = invoke("runs", "compare", populated["0.1"], populated["1.0"])
@@ -59,6 +65,7 @@ def test_models_list_show_and_alias(populated: dict[str, str]) -> None:
     assert code == 0 and "churn" in out and "champion→v1" in out
     code, out = invoke("models", "show", "churn")
     assert code == 0 and "models:/churn/1" in out and "--produced-->" in out
+    assert "versions of churn" in out and "set to v1" in out
     assert "--input-->" in out and "first" in out
     headway.register_model("churn", _Model())
     code, out = invoke("models", "alias", "churn", "champion", "2", "--reason", "newer")
@@ -104,3 +111,18 @@ def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
     assert len(headway.list_run_inputs(run.id, workspace=ws)) == 2
     # Running it again adds a version and moves the alias.
     assert "version 2 (was version 1)" in _quickstart(tmp_path / "qs")
+
+
+def test_error_messages_keep_their_brackets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "headway.toml").write_text('[store]\nuri = "mysql://u:secret@h/db"\n')
+    monkeypatch.chdir(tmp_path)
+    headway.use_workspace(None)
+    code, out = invoke("runs", "list")
+    assert code == 1 and "headway[postgres]" in out and "secret" not in out
+
+
+def test_version_option() -> None:
+    code, out = invoke("--version")
+    assert code == 0 and out.startswith("headway ")

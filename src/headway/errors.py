@@ -6,7 +6,6 @@ HeadwayError
 ├── ConfigError            bad headway.toml or HEADWAY_* setting
 ├── InvalidArgumentError   a caller passed a value Headway cannot use (also a ValueError)
 ├── NotFoundError          no such run, experiment, model, version or alias (also a LookupError)
-├── AlreadyExistsError     a name that must be unique is taken
 ├── StoreError             the metadata store cannot be used
 │   └── StoreVersionError  the database was written by a newer Headway
 ├── ArtifactError          the artifact store cannot read or write a blob
@@ -20,7 +19,6 @@ HeadwayError
 from __future__ import annotations
 
 __all__ = [
-    "AlreadyExistsError",
     "ArtifactError",
     "ChecksumMismatchError",
     "ConfigError",
@@ -50,10 +48,6 @@ class InvalidArgumentError(HeadwayError, ValueError):
 
 class NotFoundError(HeadwayError, LookupError):
     """The named object is not in the ledger."""
-
-
-class AlreadyExistsError(HeadwayError):
-    """A name that must be unique is already taken."""
 
 
 class StoreError(HeadwayError):

@@ -48,8 +48,12 @@ class Workspace:
 
     @property
     def cache_dir(self) -> Path:
-        """Local copies of remote blobs (model files), verified on the way in."""
-        return self.project_dir / STATE_DIR / "cache"
+        """Local copies of model files, verified on the way in: in the workspace's state
+        folder, or the user cache when the workspace is configured by environment only."""
+        state = self.project_dir / STATE_DIR
+        if state.is_dir():
+            return state / "cache"
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "headway"
 
     def close(self) -> None:
         self.store.close()

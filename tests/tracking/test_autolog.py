@@ -48,3 +48,19 @@ def test_disable_restores_plain_fit(sqlite_ws: Workspace) -> None:
     X, y = _xy()
     LogisticRegression().fit(X, y)
     assert headway.list_runs() == []
+
+
+def test_several_fits_in_one_run_keep_their_params_apart(
+    sqlite_ws: Workspace, autologging: None
+) -> None:
+    X, y = _xy()
+    with headway.start_run("mine") as run:
+        LogisticRegression(C=0.1).fit(X, y)
+        LogisticRegression(C=2.0).fit(X, y)
+    info = headway.get_run(run.id)
+    assert (info.params["C"], info.params["fit1.C"]) == ("0.1", "2.0")
+    assert [m.step for m in headway.get_metric_history(run.id, "training_score")] == [0, 1]
+    assert {a.path for a in headway.list_run_artifacts(run.id)} == {
+        "model.skops",
+        "fit1.model.skops",
+    }

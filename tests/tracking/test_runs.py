@@ -206,3 +206,19 @@ def test_runs_capture_the_git_commit_and_dirty_flag(tmp_path: Path) -> None:
     assert headway.get_run(clean, workspace=ws).git_commit == head
     assert headway.get_run(clean, workspace=ws).git_dirty is False
     assert headway.get_run(dirty, workspace=ws).git_dirty is True
+
+
+def test_an_uncaught_exception_marks_open_runs_failed(tmp_path: Path) -> None:
+    headway.init(tmp_path / "p")
+    script = (
+        "import headway\n"
+        "run = headway.start_run('crash')\n"
+        "print(run.id, flush=True)\n"
+        "raise SystemError('the GPU caught fire')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path / "p", capture_output=True, text=True
+    )
+    assert out.returncode == 1 and "the GPU caught fire" in out.stderr
+    info = headway.get_run(out.stdout.strip(), workspace=Workspace.open(tmp_path / "p"))
+    assert info.status == "failed" and "the GPU caught fire" in (info.error or "")

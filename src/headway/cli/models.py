@@ -10,6 +10,7 @@ from headway.cli._app import app, console, fail_cleanly, format_time
 from headway.registry import (
     alias_history,
     get_model_version,
+    list_model_versions,
     list_models,
     set_alias,
 )
@@ -40,8 +41,11 @@ def list_() -> None:
 @models_app.command("show")
 @fail_cleanly
 def show(ref: str = typer.Argument(..., help="NAME, NAME/VERSION or a models:/ URI.")) -> None:
-    """Show a model version: flavor, signature, files, requirements and lineage."""
+    """Show a model version (for NAME: all versions, then the latest in detail): flavor,
+    signature, files, requirements, lineage and alias history."""
     version = _lookup(ref)
+    if "/" not in ref and "@" not in ref:
+        _versions_table(version.name)
     console.print(
         f"[bold]{version.uri}[/]  flavor {version.flavor}  "
         f"aliases: {', '.join(version.aliases) or '-'}"
@@ -77,11 +81,32 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME/VERSION or a models:/ U
         for col in ("when", "alias", "change", "by", "reason"):
             table.add_column(col)
         for h in history:
-            change = f"v{h.previous_version or '-'} → v{h.version}" if h.version else "removed"
+            if h.version is None:
+                change = f"removed (was v{h.previous_version})"
+            elif h.previous_version is None:
+                change = f"set to v{h.version}"
+            else:
+                change = f"v{h.previous_version} → v{h.version}"
             table.add_row(
                 format_time(h.changed_at), h.alias, change, h.changed_by or "-", h.reason or ""
             )
         console.print(table)
+
+
+def _versions_table(name: str) -> None:
+    table = Table(title=f"versions of {name}")
+    for col in ("version", "flavor", "registered", "run", "aliases", "description"):
+        table.add_column(col)
+    for v in list_model_versions(name):
+        table.add_row(
+            f"v{v.version}",
+            v.flavor,
+            format_time(v.created_at),
+            (v.run_id or "-")[:8],
+            ", ".join(v.aliases),
+            v.description,
+        )
+    console.print(table)
 
 
 def _lookup(ref: str) -> ModelVersion:

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 
 import typer
 from rich.table import Table
 
 from headway.cli._app import app, console, fail_cleanly, format_duration, format_time
 from headway.store.records import RunRecord
-from headway.tracking import get_run, list_run_artifacts, list_run_inputs, list_runs
+from headway.tracking import (
+    get_run,
+    get_run_environment,
+    list_run_artifacts,
+    list_run_inputs,
+    list_runs,
+)
+
+
+class RunStatus(StrEnum):
+    running = "running"
+    finished = "finished"
+    failed = "failed"
+    killed = "killed"
+
 
 runs_app = typer.Typer(help="Tracked runs: list, show, compare.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -29,14 +44,19 @@ def _status(run: RunRecord) -> str:
 @fail_cleanly
 def list_(
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this one."),
-    status: str | None = typer.Option(None, help="finished, running, failed or killed."),
+    status: RunStatus | None = typer.Option(None, help="Only runs with this status."),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="Newest N runs."),
     all_: bool = typer.Option(False, "--all", help="Every run, however many."),
 ) -> None:
     """List runs, newest first, with their params and latest metrics."""
-    found = list_runs(experiment, status, None if all_ else limit)
+    found = list_runs(experiment, status.value if status else None, None if all_ else limit)
     if not found:
-        console.print("No runs yet. Start one with headway.start_run() or `headway quickstart`.")
+        if experiment or status:
+            console.print("No runs match these filters.")
+        else:
+            console.print(
+                "No runs yet. Start one with headway.start_run() or `headway quickstart`."
+            )
         return
     metric_keys = sorted({k for r in found for k in r.metrics})[:6]
     table = Table(title=f"{len(found)} run(s)" + (f" in {experiment}" if experiment else ""))
@@ -73,6 +93,11 @@ def show(run_id: str = typer.Argument(..., help="The run's id (or a unique prefi
         f"python {run.python_version or '-'}; user {run.user or '-'}"
     )
     console.print(f"  command   {run.command or '-'}")
+    env = get_run_environment(run.id)
+    console.print(
+        f"  host      {env.get('hostname', '-')} ({env.get('platform', '-')}); "
+        f"{len(env.get('packages', {}))} packages recorded"
+    )
     _kv_table("params", run.params)
     metrics = Table(title="metrics (latest)")
     for col in ("key", "value", "step", "at"):
@@ -110,6 +135,8 @@ def compare(
     run_ids: list[str] = typer.Argument(..., help="Two or more run ids (or prefixes)."),
 ) -> None:
     """Params and latest metrics of several runs side by side; differences highlighted."""
+    if len(run_ids) < 2:
+        raise typer.BadParameter("give two or more run ids to compare", param_hint="RUN_IDS")
     found = [get_run(r) for r in run_ids]
     table = Table(title="compare runs")
     table.add_column("")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from headway.errors import InvalidArgumentError, ModelError
+from headway.errors import FlavorError, InvalidArgumentError, ModelError
 from headway.registry.flavors import Flavor, Trust, detect_flavor, get_flavor
 from headway.registry.signature import conform, infer_signature
 from headway.registry.uri import ModelRef, parse_model_uri
@@ -34,6 +34,7 @@ __all__ = [
     "alias_history",
     "delete_alias",
     "get_model_version",
+    "list_model_versions",
     "list_models",
     "load_model",
     "register_model",
@@ -146,6 +147,13 @@ def list_models(workspace: Workspace | None = None) -> list[RegisteredModel]:
         return repo.list_models(conn)
 
 
+def list_model_versions(name: str, workspace: Workspace | None = None) -> list[ModelVersion]:
+    """Every version of ``name``, oldest first."""
+    ws = workspace or current_workspace()
+    with ws.store.read() as conn:
+        return repo.list_versions(conn, name)
+
+
 def set_alias(
     name: str,
     alias: str,
@@ -231,9 +239,16 @@ def load_model(
     version = get_model_version(uri, workspace=ws)
     flavor = get_flavor(version.flavor)
     folder = _local_copy(ws, version)
-    native = flavor.load(
-        folder, dict(version.flavor_options), Trust(trusted, tuple(trusted_types or ()))
-    )
+    try:
+        native = flavor.load(
+            folder, dict(version.flavor_options), Trust(trusted, tuple(trusted_types or ()))
+        )
+    except ModuleNotFoundError as exc:
+        raise FlavorError(
+            f"{version.uri} is a {flavor.name} model and loading it needs {exc.name!r}, which "
+            f"is not installed; install the versions it was registered with: "
+            f"{version.requirements.get('packages', {})}"
+        ) from exc
     return LoadedModel(version, native)
 
 

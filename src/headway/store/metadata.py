@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -82,15 +82,23 @@ def _create_engine(uri: str) -> Engine:
         return create_engine(uri, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(
-            f"store URI {uri!r} is not usable ({exc}); use e.g. "
-            "'sqlite:///path/headway.db' or 'postgresql+psycopg://host/db' "
+            f"store URI {_hidden(uri)!r} is not usable: Headway supports "
+            "'sqlite:///path/headway.db' and 'postgresql+psycopg://host/db' "
             "(pip install 'headway[postgres]')"
         ) from exc
     except ModuleNotFoundError as exc:
         raise StoreError(
-            f"the driver for {uri!r} is not installed ({exc.name}); "
-            "install it, e.g. pip install 'headway[postgres]'"
+            f"the database driver {exc.name!r} for {_hidden(uri)!r} is not installed; "
+            "Headway supports SQLite and PostgreSQL (pip install 'headway[postgres]')"
         ) from exc
+
+
+def _hidden(uri: str) -> str:
+    """The URI with any password masked, for messages."""
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except ArgumentError:
+        return uri.split("@")[-1]
 
 
 def _sqlite_engine(uri: str) -> Engine:

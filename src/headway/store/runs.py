@@ -275,3 +275,11 @@ def _runs_with_details(
         )
         for r in rows
     ]
+
+
+def get_environment(conn: Connection, run_id: str) -> dict[str, Any]:
+    """Platform, hostname and installed packages captured when the run started."""
+    row = conn.execute(select(runs.c.environment).where(runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFoundError(f"no run with id {run_id!r}; `headway runs list` shows run ids")
+    return dict(row[0] or {})

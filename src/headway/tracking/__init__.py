@@ -2,8 +2,10 @@
 
 from headway.tracking.autolog import autolog
 from headway.tracking.queries import (
+    download_artifact,
     get_metric_history,
     get_run,
+    get_run_environment,
     list_run_artifacts,
     list_run_inputs,
     list_runs,
@@ -14,8 +16,10 @@ __all__ = [
     "Run",
     "active_run",
     "autolog",
+    "download_artifact",
     "get_metric_history",
     "get_run",
+    "get_run_environment",
     "list_run_artifacts",
     "list_run_inputs",
     "list_runs",

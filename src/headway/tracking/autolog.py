@@ -77,18 +77,27 @@ def _wrap(fit: Callable[..., Any], experiment: str, log_models: bool) -> Callabl
 
 
 def _log_fit(run: Run, estimator: Any, X: Any, y: Any, log_models: bool) -> None:
+    """Log one fit. The n-th fit in a run (n > 0) logs its params under ``fit<n>.``, since
+    params are set once per run; its training score is step n of ``training_score``."""
+    fit = _fits[run.id] = _fits.get(run.id, -1) + 1
+    prefix = f"fit{fit}." if fit else ""
     params = {
         k: v for k, v in estimator.get_params(deep=True).items() if not hasattr(v, "get_params")
     }  # nested estimators appear by their params
-    run.log_params({"estimator": type(estimator).__name__, **params})
+    run.log_params(
+        {f"{prefix}{k}": v for k, v in {"estimator": type(estimator).__name__, **params}.items()}
+    )
     with contextlib.suppress(HeadwayError):  # inputs we cannot describe (sparse, lists)
         run.log_input(X, name="training")
     if y is not None and hasattr(estimator, "score"):
-        run.log_metric("training_score", float(estimator.score(X, y)))
+        run.log_metric("training_score", float(estimator.score(X, y)), step=fit)
     if log_models:
         import skops.io
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.skops"
             skops.io.dump(estimator, path)
-            run.log_artifact(path)
+            run.log_artifact(path, name=f"{prefix}model.skops")
+
+
+_fits: dict[str, int] = {}  # run id -> index of its latest autologged fit

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Mapping
@@ -242,6 +243,19 @@ def _forget(run: Run) -> None:
 def _end_open_runs() -> None:
     while (run := active_run()) is not None:
         run.end("finished")
+
+
+def _fail_open_runs(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """An uncaught exception ends open runs ``failed`` (or ``killed``), then reports as usual."""
+    while (run := active_run()) is not None:
+        run.__exit__(exc_type, exc, tb)
+    _previous_excepthook(exc_type, exc, tb)
+
+
+_previous_excepthook = sys.excepthook
+sys.excepthook = _fail_open_runs
 
 
 def _check_key(key: str) -> str:
