@@ -48,5 +48,11 @@ def test_a_missing_driver_is_a_clear_error(tmp_path: Path) -> None:
         MetadataStore("nosuchdb://x/y")
 
 
+def test_a_malformed_uri_is_a_clear_error_without_the_password() -> None:
+    with pytest.raises(StoreError, match="not usable") as caught:
+        MetadataStore("postgresql+psycopg://ml:s3cret@db:notaport/x")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_the_head_constant_matches_the_migrations_folder() -> None:
     assert head_revision() == HEAD

@@ -80,7 +80,7 @@ def _create_engine(uri: str) -> Engine:
         if uri.startswith("sqlite"):
             return _sqlite_engine(uri)
         return create_engine(uri, pool_pre_ping=True)
-    except (ArgumentError, NoSuchModuleError) as exc:
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StoreError(
             f"store URI {_hidden(uri)!r} is not usable: Headway supports "
             "'sqlite:///path/headway.db' and 'postgresql+psycopg://host/db' "
