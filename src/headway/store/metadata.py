@@ -97,7 +97,7 @@ def _hidden(uri: str) -> str:
     """The URI with any password masked, for messages."""
     try:
         return make_url(uri).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return uri.split("@")[-1]
 
 
