@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
+
+# Wide enough that CLI tables do not truncate what the tests look for.
+os.environ.setdefault("COLUMNS", "200")
 from collections.abc import Iterator
 from pathlib import Path
 

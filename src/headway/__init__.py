@@ -16,7 +16,16 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 
 from headway import errors
-from headway.data import make_churn
+from headway.data import (
+    DriftReport,
+    Profile,
+    make_churn,
+    merge,
+    reservoir_sample,
+    split,
+    stratified_sample,
+    weighted_sample,
+)
 from headway.registry import (
     LoadedModel,
     alias_history,
@@ -42,6 +51,7 @@ from headway.tracking import (
     list_runs,
     start_run,
 )
+from headway.tracking.checks import compare, profile
 from headway.workspace import Workspace, current_workspace, use_workspace
 from headway.workspace import init_workspace as init
 
@@ -52,9 +62,11 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Dataset",
+    "DriftReport",
     "LoadedModel",
     "Metric",
     "ModelVersion",
+    "Profile",
     "RegisteredModel",
     "Run",
     "RunRecord",
@@ -63,6 +75,7 @@ __all__ = [
     "active_run",
     "alias_history",
     "autolog",
+    "compare",
     "current_workspace",
     "delete_alias",
     "download_artifact",
@@ -79,8 +92,14 @@ __all__ = [
     "list_runs",
     "load_model",
     "make_churn",
+    "merge",
+    "profile",
     "register_model",
+    "reservoir_sample",
     "set_alias",
+    "split",
     "start_run",
+    "stratified_sample",
     "use_workspace",
+    "weighted_sample",
 ]

@@ -43,6 +43,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -51,6 +52,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from headway._tabular import is_table, to_pandas
+from headway.data._read import count_rows, iter_batches
 from headway.data.profile import (
     BOOLEAN,
     CATEGORICAL,
@@ -189,7 +191,7 @@ def compare(
     _check_overrides(effects, thresholds)
     use_raw = _choose_method(reference, current, method, raw_max_rows)
     if use_raw:
-        ref_df, cur_df = to_pandas(reference), to_pandas(current)
+        ref_df, cur_df = _load(reference), _load(current)
         names = _columns(columns, list(map(str, ref_df.columns)), list(map(str, cur_df.columns)))
         sides = {n: _raw_sides(ref_df[n], cur_df[n]) for n in names}
         rows = (len(ref_df), len(cur_df))
@@ -241,18 +243,32 @@ def _choose_method(reference: Any, current: Any, method: str, raw_max_rows: int)
         raise InvalidArgumentError("raw tests need tables, not profiles; use method='binned'")
     if method != "auto":
         return method == "raw"
-    if (
-        profiles
-        or isinstance(reference, str | os.PathLike)
-        or isinstance(current, str | os.PathLike)
-    ):
+    if profiles:
         return False
-    if not (is_table(reference) and is_table(current)):
+    sizes = [_rows(t) for t in (reference, current)]
+    return all(n is not None and n <= raw_max_rows for n in sizes)
+
+
+def _rows(table: Any) -> int | None:
+    """Rows of a table or file, when cheap to know (None for a large CSV)."""
+    if isinstance(table, str | os.PathLike):
+        path = Path(table)
+        rows = count_rows(path)
+        if rows is None and path.stat().st_size <= 32 << 20:  # a small CSV: just count
+            rows = sum(len(b) for b in iter_batches(path, 1_000_000))
+        return rows
+    if not is_table(table):
         raise InvalidArgumentError(
-            f"cannot compare {type(reference).__name__} with {type(current).__name__}; pass "
-            "tables (pandas, polars, pyarrow), Parquet/CSV paths or profiles"
+            f"cannot compare {type(table).__name__}; pass tables (pandas, polars, pyarrow), "
+            "Parquet/CSV paths or profiles"
         )
-    return max(len(to_pandas(reference)), len(to_pandas(current))) <= raw_max_rows
+    return len(to_pandas(table))
+
+
+def _load(table: Any) -> pd.DataFrame:
+    if isinstance(table, str | os.PathLike):
+        return pd.concat(iter_batches(Path(table), 1_000_000), ignore_index=True)
+    return to_pandas(table)
 
 
 def _columns(wanted: list[str] | None, ref: list[str], cur: list[str]) -> list[str]:

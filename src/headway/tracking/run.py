@@ -121,6 +121,14 @@ class Run:
         """Store a file, or every file under a folder, as artifacts of this run."""
         return log_files(self.workspace, RUN, self.id, Path(path), name)
 
+    def log_text(self, text: str, path: str) -> ArtifactRecord:
+        """Store a string (a JSON report, a YAML schema) as the artifact ``path``."""
+        blob = self.workspace.artifacts.put_bytes(text.encode("utf-8"))
+        record = ArtifactRecord(path, blob.sha256, blob.size, now_ms())
+        with self.workspace.store.write() as conn:
+            objects.add_artifacts(conn, RUN, self.id, [record])
+        return record
+
     def log_input(self, data: Any, name: str | None = None, source: str | None = None) -> Dataset:
         """Record a dataset this run read: its digest, rows, columns and source."""
         described = describe_input(data, source)
