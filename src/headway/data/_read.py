@@ -19,7 +19,9 @@ def iter_batches(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
     """Batches of about ``batch_rows`` rows as pandas DataFrames."""
     suffix = _suffix(path)
     if suffix == "parquet":
-        reader = pq.ParquetFile(path)
+        # Without pre-buffering and with a bounded read buffer the reader keeps no decoded
+        # data between batches, so memory stays flat however large the file is.
+        reader = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
         for batch in reader.iter_batches(batch_size=batch_rows):
             yield batch.to_pandas()
         return

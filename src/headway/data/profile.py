@@ -245,7 +245,7 @@ def profile(
     table: Any,
     bins_from: Profile | None = None,
     bins: int = DEFAULT_BINS,
-    batch_rows: int = 1_000_000,
+    batch_rows: int = 250_000,
     on_progress: Callable[[int], None] | None = None,
 ) -> Profile:
     """Profile a pandas, polars or pyarrow table, or a Parquet/CSV file read in batches.
