@@ -3,14 +3,15 @@
 The SDK. Everything here works on the current workspace (the nearest ``headway.toml``,
 or one made with :func:`init`), or on the ``workspace=`` you pass.
 
-Examples
---------
->>> import headway                                       # doctest: +SKIP
->>> with headway.start_run(experiment="churn", params={"C": 1.0}) as run:
-...     run.log_metric("auc", 0.91)
->>> version = headway.register_model("churn", model, input_example=X[:5])
->>> headway.set_alias("churn", "champion", version.version)
->>> headway.load_model("models:/churn@champion").predict(X)
+A run, a registered model, an alias, a prediction::
+
+    import headway
+
+    with headway.start_run(experiment="churn", params={"C": 1.0}) as run:
+        run.log_metric("auc", 0.91)
+        version = headway.register_model("churn", model, input_example=X[:5])
+    headway.set_alias("churn", "champion", version.version)
+    headway.load_model("models:/churn@champion").predict(X)
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +20,9 @@ from headway import errors
 from headway.data import (
     DriftReport,
     Profile,
+    Schema,
+    ValidationReport,
+    expectations,
     make_churn,
     merge,
     reservoir_sample,
@@ -51,7 +55,7 @@ from headway.tracking import (
     list_runs,
     start_run,
 )
-from headway.tracking.checks import compare, profile
+from headway.tracking.checks import compare, infer_schema, profile, validate
 from headway.workspace import Workspace, current_workspace, use_workspace
 from headway.workspace import init_workspace as init
 
@@ -70,6 +74,8 @@ __all__ = [
     "RegisteredModel",
     "Run",
     "RunRecord",
+    "Schema",
+    "ValidationReport",
     "Workspace",
     "__version__",
     "active_run",
@@ -80,10 +86,12 @@ __all__ = [
     "delete_alias",
     "download_artifact",
     "errors",
+    "expectations",
     "get_metric_history",
     "get_model_version",
     "get_run",
     "get_run_environment",
+    "infer_schema",
     "init",
     "list_model_versions",
     "list_models",
@@ -101,5 +109,6 @@ __all__ = [
     "start_run",
     "stratified_sample",
     "use_workspace",
+    "validate",
     "weighted_sample",
 ]

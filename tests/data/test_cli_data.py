@@ -98,3 +98,47 @@ def test_checks_inside_a_run_record_inputs_and_reports(sqlite_ws: Workspace) -> 
     assert headway.get_run(run.id).metrics["weekly.drifted_features"].value == len(report.drifted)
     outside = headway.profile(ref)  # outside a run: computes, records nothing
     assert outside.rows == 1000
+
+
+def test_schema_then_validate_gates_ci(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ref, _ = files
+    schema = tmp_path / "schema.yaml"
+    code, out = invoke("data", "schema", str(ref), "-o", str(schema))
+    assert code == 0 and "kind: categorical" in schema.read_text()
+    code, out = invoke("data", "validate", str(ref), "--schema", str(schema))
+    assert code == 0 and "no anomalies" in out
+    bad = headway.make_churn(3000, seed=5)
+    bad.loc[:99, "plan"] = "platinum"
+    bad = bad.drop(columns=["region"])
+    bad.to_parquet(tmp_path / "bad.parquet")
+    code, out = invoke(
+        "data",
+        "validate",
+        str(tmp_path / "bad.parquet"),
+        "--schema",
+        str(schema),
+        "--html",
+        str(tmp_path / "v.html"),
+        "--reference",
+        str(ref),
+    )
+    assert code == 1 and "missing_column" in out and "unknown_category" in out
+    assert "schema_skew" in out
+    assert "Anomalies by kind" in (tmp_path / "v.html").read_text()
+    code, out = invoke(
+        "data", "validate", str(tmp_path / "bad.parquet"), "--schema", str(schema), "--json"
+    )
+    assert code == 1 and json.loads(out)["anomalies"]
+
+
+def test_schema_and_validation_inside_a_run_are_recorded(sqlite_ws: Workspace) -> None:
+    train = headway.make_churn(2000, seed=1)
+    with headway.start_run("validation") as run:
+        schema = headway.infer_schema(train, name="train")
+        report = headway.validate(headway.make_churn(1000, seed=2), schema, name="batch")
+    assert report.ok
+    assert {a.path for a in headway.list_run_artifacts(run.id)} == {
+        "schemas/train.yaml",
+        "validation/batch.json",
+    }
+    assert headway.get_run(run.id).metrics["batch.anomaly_errors"].value == 0

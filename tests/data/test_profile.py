@@ -146,3 +146,8 @@ def test_unreadable_input_is_a_clear_error(tmp_path: Path) -> None:
         profile(42)
     with pytest.raises(InvalidArgumentError, match="lacks column"):
         profile(make_churn(10).drop(columns=["plan"]), bins_from=profile(make_churn(50)))
+
+
+def test_columns_with_non_string_labels_are_profiled_by_their_text() -> None:
+    p = profile(pd.DataFrame(np.arange(12.0).reshape(4, 3)))
+    assert list(p.columns) == ["0", "1", "2"] and p["1"].moments.max == 10.0

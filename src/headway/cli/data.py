@@ -121,6 +121,85 @@ def _print_profile(result: Profile) -> None:
     console.print(table)
 
 
+@data_app.command("schema")
+@fail_cleanly
+def schema_cmd(
+    file: Path = typer.Argument(..., help=FILE_HELP),
+    output: Path = typer.Option(Path("schema.yaml"), "--output", "-o", help="Where to write."),
+) -> None:
+    """Infer a schema (kinds, nullability, domains, key, row range) as editable YAML."""
+    from headway.tracking.checks import infer_schema
+
+    prof = _profile_with_progress(_load_side(file))
+    result = infer_schema(prof)
+    output.write_text(result.to_yaml())
+    console.print(
+        f"schema of {len(result.columns)} columns written to [bold]{output}[/]; "
+        "edit it by hand and keep it in git"
+    )
+
+
+@data_app.command("validate")
+@fail_cleanly
+def validate_cmd(
+    file: Path = typer.Argument(..., help=FILE_HELP),
+    schema: Path = typer.Option(..., "--schema", "-s", help="The schema YAML."),
+    reference: Path | None = typer.Option(
+        None, help="Training data (file or profile JSON) to check serving skew against."
+    ),
+    html: Path | None = typer.Option(None, "--html", help="Write an HTML report here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Validate a file against a schema; exit 1 on error-severity anomalies (for CI)."""
+    import pandas as pd
+
+    from headway.data import Schema
+    from headway.data._read import iter_batches
+    from headway.tracking.checks import validate
+
+    rules = Schema.load(schema)
+    ref = None
+    if reference is not None:
+        side = _load_side(reference)
+        ref = side if isinstance(side, Profile) else _profile_with_progress(side)
+    with console.status(f"validating {file.name}..."):
+        table = pd.concat(iter_batches(_load_side(file), 1_000_000), ignore_index=True)
+        report = validate(table, rules, reference=ref, name=file.stem)
+    if as_json:
+        console.print_json(report.to_json())
+    else:
+        _print_validation(report)
+    if html:
+        from headway.reports import render_validation
+
+        _write_html(render_validation(report, title=f"Validation of {file.name}"), html)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_validation(report: Any) -> None:
+    if not report.anomalies:
+        console.print(f"[green]valid[/]: {report.rows:,} rows, no anomalies")
+        return
+    table = Table(
+        title=f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) "
+        f"in {report.rows:,} rows"
+    )
+    for col in ("severity", "kind", "column", "rows", "examples", "what to do"):
+        table.add_column(col)
+    for a in report.errors + report.warnings:
+        colour = "red" if a.severity == "error" else "yellow"
+        table.add_row(
+            f"[{colour}]{a.severity}[/]",
+            a.kind,
+            a.column or "",
+            f"{a.count:,}",
+            ", ".join(map(str, a.examples[:3])),
+            a.hint,
+        )
+    console.print(table)
+
+
 @data_app.command("drift")
 @fail_cleanly
 def drift_cmd(

@@ -66,7 +66,15 @@ QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DEFAULT_BINS = 50
 TOP_K = 100  # categorical bins kept per column; the rest count as "other"
 CATEGORICAL_MAX_DISTINCT = 1000
-OTHER = "__other__"
+# How boolean cells read as categories, whichever way a table spells them.
+BOOL_STRINGS: dict[Any, str] = {
+    True: "True",
+    False: "False",
+    "true": "True",
+    "false": "False",
+    "True": "True",
+    "False": "False",
+}
 
 
 @dataclass(frozen=True)
@@ -288,7 +296,9 @@ def _batches(table: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
     if isinstance(table, str | os.PathLike):
         yield from iter_batches(Path(table), batch_rows)
     elif is_table(table) or isinstance(table, dict):
-        yield to_pandas(table)
+        df = to_pandas(table)
+        # Profiles name columns by strings (they go to JSON); 0 and "0" are one column.
+        yield df if all(isinstance(c, str) for c in df.columns) else df.rename(columns=str)
     else:
         raise InvalidArgumentError(
             f"cannot profile {type(table).__name__}; pass a pandas, polars or pyarrow table "
@@ -518,16 +528,7 @@ def _weighted_moments(values: np.ndarray, weights: np.ndarray) -> Moments:
 
 def _as_strings(series: pd.Series, kind: str) -> pd.Series:
     if kind == BOOLEAN:
-        mapped = series.map(
-            {
-                True: "True",
-                False: "False",
-                "true": "True",
-                "false": "False",
-                "True": "True",
-                "False": "False",
-            }
-        )
+        mapped = series.map(BOOL_STRINGS)
         return mapped.astype(object).where(series.notna(), None)
     if (
         pd.api.types.is_string_dtype(series.dtype)
