@@ -210,6 +210,25 @@ class _Base:
         fraction = count / rows if rows else 0.0
         return Anomaly(self.name, column, self.severity, count, fraction, examples, message, hint)
 
+    def _flagged(
+        self, column: str | None, values: Any, offending: pd.Series, message: str, hint: str
+    ) -> list[Anomaly]:
+        """One anomaly for the rows marked in ``offending`` (``{count}`` in the message
+        becomes their number), or none when no row is marked."""
+        count = int(offending.sum())
+        if not count:
+            return []
+        return [
+            self._anomaly(
+                column,
+                count,
+                len(offending),
+                examples_of(values[offending]),
+                message.replace("{count}", str(count)),
+                hint,
+            )
+        ]
+
     def _missing(self, column: str, rows: int) -> list[Anomaly]:
         return [
             self._anomaly(
@@ -232,20 +251,30 @@ def _text(name: str, field_name: str, value: Any) -> str:
     return value
 
 
-def _bound(name: str, field_name: str, value: Any) -> float | str | None:
-    """A number, an ISO 8601 timestamp (for datetime columns), or None."""
-    if value is None:
-        return None
-    if isinstance(value, datetime | date | pd.Timestamp):
+def iso_timestamp(value: Any, where: str) -> str | None:
+    """``value`` as an ISO 8601 string if it is a time (or text that parses as one), None
+    if it is not time-like; text that does not parse is an error naming ``where``."""
+    if isinstance(value, datetime | date | pd.Timestamp):  # also unquoted times in YAML
         return pd.Timestamp(value).isoformat()
     if isinstance(value, str):
         try:
             pd.Timestamp(value)
         except ValueError:
             raise InvalidArgumentError(
-                f"{name}: {field_name} must be a number or an ISO 8601 timestamp, got {value!r}"
+                f"{where} must be an ISO 8601 timestamp such as '2024-01-31' (or, outside "
+                f"datetime columns, a number), got {value!r}"
             ) from None
         return value
+    return None
+
+
+def _bound(name: str, field_name: str, value: Any) -> float | str | None:
+    """A number, an ISO 8601 timestamp (for datetime columns), or None."""
+    if value is None:
+        return None
+    stamp = iso_timestamp(value, f"{name}: {field_name}")
+    if stamp is not None:
+        return stamp
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise InvalidArgumentError(f"{name}: {field_name} must be a number, got {value!r}")
     if math.isnan(float(value)):
@@ -358,19 +387,13 @@ class Between(_Base):
         low = None if self.min is None else _as_comparable(self.min)
         high = None if self.max is None else _as_comparable(self.max)
         offending = (series.notna() & values.isna()) | _range_mask(values, low, high)
-        count = int(offending.sum())
-        if not count:
-            return []
-        return [
-            self._anomaly(
-                self.column,
-                count,
-                len(df),
-                examples_of(series[offending]),
-                f"{count} value(s) of {self.column!r} lie outside {_interval(self.min, self.max)}",
-                "fix the offending rows upstream, or widen the expectation if they are valid",
-            )
-        ]
+        return self._flagged(
+            self.column,
+            series,
+            offending,
+            f"{{count}} value(s) of {self.column!r} lie outside {_interval(self.min, self.max)}",
+            "fix the offending rows upstream, or widen the expectation if they are valid",
+        )
 
 
 @dataclass(frozen=True)
@@ -396,20 +419,14 @@ class InSet(_Base):
         if series is None:
             return self._missing(self.column, len(df))
         offending = series.notna() & ~series.isin(list(self.values))
-        count = int(offending.sum())
-        if not count:
-            return []
         shown = ", ".join(map(repr, self.values[:10])) + (" ..." if len(self.values) > 10 else "")
-        return [
-            self._anomaly(
-                self.column,
-                count,
-                len(df),
-                examples_of(series[offending]),
-                f"{count} value(s) of {self.column!r} are not in the allowed set ({shown})",
-                "map the new values to allowed ones upstream, or add them to the set",
-            )
-        ]
+        return self._flagged(
+            self.column,
+            series,
+            offending,
+            f"{{count}} value(s) of {self.column!r} are not in the allowed set ({shown})",
+            "map the new values to allowed ones upstream, or add them to the set",
+        )
 
 
 @dataclass(frozen=True)
@@ -509,19 +526,13 @@ class MatchesRegex(_Base):
         if series is None:
             return self._missing(self.column, len(df))
         offending = pattern_mismatches(series, self.pattern)
-        count = int(offending.sum())
-        if not count:
-            return []
-        return [
-            self._anomaly(
-                self.column,
-                count,
-                len(df),
-                examples_of(series[offending]),
-                f"{count} value(s) of {self.column!r} do not match {self.pattern!r}",
-                "fix the format upstream, or loosen the pattern if the values are valid",
-            )
-        ]
+        return self._flagged(
+            self.column,
+            series,
+            offending,
+            f"{{count}} value(s) of {self.column!r} do not match {self.pattern!r}",
+            "fix the format upstream, or loosen the pattern if the values are valid",
+        )
 
 
 def compile_pattern(pattern: Any, where: str) -> re.Pattern[str]:
@@ -605,20 +616,14 @@ class ColumnLessEqual(_Base):
         if left is None or right is None:
             return self._missing(self.left if left is None else self.right, len(df))
         offending = relation_violations(comparable(left), comparable(right), "<=")
-        count = int(offending.sum())
-        if not count:
-            return []
-        pairs = pd.DataFrame({self.left: left[offending], self.right: right[offending]})
-        return [
-            self._anomaly(
-                None,
-                count,
-                len(df),
-                examples_of(pairs),
-                f"{count} row(s) have {self.left!r} > {self.right!r}",
-                "fix the rows upstream (swapped or mistyped values are the usual cause)",
-            )
-        ]
+        pairs = pd.DataFrame({self.left: left, self.right: right})
+        return self._flagged(
+            None,
+            pairs,
+            offending,
+            f"{{count}} row(s) have {self.left!r} > {self.right!r}",
+            "fix the rows upstream (swapped or mistyped values are the usual cause)",
+        )
 
 
 class _Statistic(_Base):

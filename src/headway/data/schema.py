@@ -56,7 +56,6 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,13 @@ import pandas as pd
 import yaml
 
 from headway.data import expectations as expect
-from headway.data.expectations import OPERATORS, Expectation, compile_pattern, wall_time
+from headway.data.expectations import (
+    OPERATORS,
+    Expectation,
+    compile_pattern,
+    iso_timestamp,
+    wall_time,
+)
 from headway.data.profile import (
     BOOLEAN,
     CATEGORICAL,
@@ -266,16 +271,9 @@ class ColumnSchema:
 
 def _bound(value: Any, kind: str, where: str) -> float | str:
     if kind == DATETIME:
-        if isinstance(value, datetime | date):  # an unquoted timestamp in hand-edited YAML
-            return pd.Timestamp(value).isoformat()
-        if isinstance(value, str):
-            try:
-                pd.Timestamp(value)
-            except ValueError:
-                raise InvalidArgumentError(
-                    f"{where} must be an ISO 8601 timestamp such as '2024-01-31', got {value!r}"
-                ) from None
-            return value
+        stamp = iso_timestamp(value, where)
+        if stamp is not None:
+            return stamp
         raise InvalidArgumentError(
             f"{where} must be an ISO 8601 timestamp such as '2024-01-31', got {value!r}"
         )

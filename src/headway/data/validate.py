@@ -492,18 +492,9 @@ def _family(kind: str) -> str:
 
 
 def _serving_family(series: pd.Series) -> str:
-    """``_family(infer_kind(series))``, without counting distinct values."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return BOOLEAN
-    if pd.api.types.is_numeric_dtype(dtype):
-        return NUMERIC
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return DATETIME
-    if isinstance(dtype, pd.CategoricalDtype):
-        return _family(CATEGORICAL)
-    sample = series.dropna().head(1000)
-    return _family(infer_kind(sample))
+    """``_family(infer_kind(series))``, judged on a sample: the family does not depend on
+    how many distinct values the whole column has."""
+    return _family(infer_kind(series.dropna().head(1000)))
 
 
 def _skew(reference: Profile | Schema, df: pd.DataFrame, names: dict[str, Any]) -> list[Anomaly]:
