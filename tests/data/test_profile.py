@@ -49,6 +49,9 @@ def test_columns_get_kinds_counts_and_statistics_pandas_agrees_with() -> None:
     plan = p["plan"]
     assert dict(plan.top_values) == df["plan"].value_counts().to_dict()
     assert plan.missing == int(df["plan"].isna().sum())
+    signup = p["signup"]
+    assert signup.moments is not None
+    assert signup.display(signup.moments.min) == df["signup"].min().isoformat()
     assert p["note"].lengths is not None
     assert p["note"].lengths.mean == pytest.approx(df["note"].str.len().mean())
 

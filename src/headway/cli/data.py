@@ -114,8 +114,8 @@ def _print_profile(result: Profile) -> None:
             f"{c.distinct:,}" + ("" if c.distinct_exact else "~"),
             f"{m.mean:.4g}" if m and m.count else "",
             f"{c.std:.4g}" if c.std else "",
-            f"{m.min:.4g}" if numeric and m and m.min is not None else "",
-            f"{m.max:.4g}" if numeric and m and m.max is not None else "",
+            c.display(m.min) if numeric and m else "",
+            c.display(m.max) if numeric and m else "",
             ", ".join(f"{v} ({n:,})" for v, n in c.top_values[:3]),
         )
     console.print(table)

@@ -191,6 +191,14 @@ class ColumnProfile:
     def std(self) -> float | None:
         return self.moments.std if self.moments else None
 
+    def display(self, value: float | None) -> str:
+        """A value of this column for people: a timestamp for datetimes (stored as ns)."""
+        if value is None or math.isnan(value):
+            return ""
+        if self.kind == DATETIME:
+            return pd.Timestamp(int(value)).isoformat()
+        return f"{value:.4g}"
+
 
 @dataclass(frozen=True)
 class Profile:

@@ -132,9 +132,9 @@ def render_profile(profile: Profile, title: str = "Data profile") -> str:
                 "distinct": c.distinct,
                 "mean": _fmt(m.mean) if m and m.count else "",
                 "std": _fmt(c.std),
-                "min": _fmt(m.min) if m and numeric else "",
+                "min": c.display(m.min) if m and numeric else "",
                 "p50": _fmt(q.get("p50")),
-                "max": _fmt(m.max) if m and numeric else "",
+                "max": c.display(m.max) if m and numeric else "",
                 "top": ", ".join(f"{v} ({n})" for v, n in c.top_values[:3]),
             }
         )
