@@ -1,8 +1,9 @@
 """The quickstart: Headway end to end on the embedded default, on generated data.
 
-Creates a workspace, trains a scikit-learn model on a generated churn table inside a
-tracked run, registers it with its lineage, aliases it ``champion``, loads it back by alias
-and predicts. Each step reports through ``say`` so the CLI can show it as it happens.
+Creates a workspace; inside a tracked run, infers a schema from a generated churn table,
+validates held-out data against it and trains a scikit-learn model; registers the model
+with its lineage, aliases it ``champion``, loads it back by alias and predicts.
+Each step reports through ``say`` so the CLI can show it as it happens.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from headway.data.synthetic import make_churn
 from headway.registry import load_model, register_model, set_alias
 from headway.tracking import start_run
+from headway.tracking.checks import infer_schema, validate
 from headway.workspace import init_workspace
 
 __all__ = ["QuickstartResult", "run_quickstart"]
@@ -64,8 +66,12 @@ def run_quickstart(
     with start_run(
         "churn-quickstart", params=params, tags={"source": "quickstart"}, workspace=ws
     ) as run:
-        run.log_input(train, name="churn-train")
-        run.log_input(test, name="churn-test")
+        schema = infer_schema(train, name="churn-train")
+        report = validate(test, schema, name="churn-test")
+        say(
+            f"validated   held-out data against the schema inferred from training data: "
+            f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+        )
         model.fit(train[features], train[LABEL])
         scores = model.predict_proba(test[features])[:, 1]
         metrics = {

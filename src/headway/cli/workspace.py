@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import typer
@@ -37,7 +39,15 @@ def quickstart(
     result = run_quickstart(directory, rows=rows, say=lambda line: console.print(f"  {line}"))
     console.rule()
     console.print("Look around:")
+    command = _headway_command()
     console.print(f"  cd {result.project_dir}")
-    console.print("  headway runs list")
-    console.print(f"  headway runs show {result.run_id}")
-    console.print("  headway models show churn")
+    console.print(f"  {command} runs list")
+    console.print(f"  {command} runs show {result.run_id[:8]}")
+    console.print(f"  {command} models show churn")
+
+
+def _headway_command() -> str:
+    """How to call this headway: its full path when it is not on PATH (a fresh .venv)."""
+    here = Path(sys.executable).with_name("headway")
+    on_path = shutil.which("headway")
+    return "headway" if on_path and Path(on_path).resolve() == here.resolve() else str(here)
