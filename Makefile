@@ -33,6 +33,7 @@ test: lint typecheck
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/data.py
+	$(BIN)/python bench/evaluate.py
 
 clean:
 	rm -rf $(VENV) headway-quickstart .pytest_cache .mypy_cache .ruff_cache

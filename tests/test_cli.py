@@ -111,7 +111,9 @@ def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
     assert len(headway.list_run_inputs(run.id, workspace=ws)) == 2
     assert "0 errors" in out
     assert {a.path for a in headway.list_run_artifacts(run.id, workspace=ws)} == {
-        "schemas/churn-train.yaml", "validation/churn-test.json"}
+        "schemas/churn-train.yaml",
+        "validation/churn-test.json",
+    }
     # Running it again adds a version and moves the alias.
     assert "version 2 (was version 1)" in _quickstart(tmp_path / "qs")
 
