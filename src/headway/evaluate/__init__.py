@@ -1,4 +1,5 @@
-"""Evaluation as pure computation: metrics with bootstrap intervals, baselines and lift.
+"""Evaluation as pure computation: metrics with bootstrap intervals, baselines and lift,
+slices and a slice finder.
 
 Arrays in, frozen reports out; nothing here touches the ledger.
 """
@@ -16,6 +17,13 @@ from headway.evaluate.metrics import (
     higher_is_better,
     paired_bootstrap_diff,
 )
+from headway.evaluate.slices import (
+    SliceFinding,
+    SliceMetrics,
+    define_slices,
+    find_slices,
+    slice_metrics,
+)
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -23,11 +31,16 @@ __all__ = [
     "Metric",
     "MetricReport",
     "PairedDifference",
+    "SliceFinding",
+    "SliceMetrics",
     "Task",
     "baselines",
     "compute_metrics",
+    "define_slices",
     "detect_task",
+    "find_slices",
     "higher_is_better",
     "lift",
     "paired_bootstrap_diff",
+    "slice_metrics",
 ]
