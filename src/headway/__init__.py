@@ -41,6 +41,7 @@ from headway.registry import (
     register_model,
     set_alias,
 )
+from headway.registry.evaluation import evaluate
 from headway.store.records import Dataset, Metric, ModelVersion, RegisteredModel, RunRecord
 from headway.tracking import (
     Run,
@@ -86,6 +87,7 @@ __all__ = [
     "delete_alias",
     "download_artifact",
     "errors",
+    "evaluate",
     "expectations",
     "get_metric_history",
     "get_model_version",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headway.cli import data, models, runs, workspace  # noqa: F401  (registers commands)
+from headway.cli import data, evaluate, models, runs, workspace  # noqa: F401  (registers commands)
 from headway.cli._app import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,210 @@
+"""Evaluate a model on a table: metrics with intervals, baselines, slices, the champion.
+
+This is the service behind ``headway.evaluate``: it loads models from the registry,
+predicts, and hands arrays to the pure computations in :mod:`headway.evaluate`. Inside a
+run the report is stored as ``evaluation/<name>.json`` and headline metrics are logged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from headway._tabular import to_pandas
+from headway.errors import InvalidArgumentError
+from headway.evaluate import (
+    baselines as make_baselines,
+)
+from headway.evaluate import (
+    compute_metrics,
+    define_slices,
+    detect_task,
+    find_slices,
+    lift,
+    paired_bootstrap_diff,
+    slice_metrics,
+)
+from headway.evaluate.metrics import Task
+from headway.evaluate.report import ChampionComparison, EvaluationReport
+from headway.registry.models import LoadedModel, get_model_version, load_model
+from headway.tracking.run import active_run
+from headway.workspace import Workspace, current_workspace
+
+__all__ = ["evaluate"]
+
+# Metrics compared with the champion by paired bootstrap, per task.
+CHAMPION_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("roc_auc", "accuracy", "f1"),
+    "multiclass": ("accuracy", "f1_macro"),
+    "regression": ("rmse", "mae"),
+}
+
+
+def evaluate(
+    model: Any,
+    table: Any,
+    label: str = "y",
+    task: Task | None = None,
+    *,
+    slices: Sequence[str] | Mapping[str, Callable[[pd.DataFrame], Any]] | None = None,
+    heuristic: Callable[[pd.DataFrame], Any] | None = None,
+    human: str | None = None,
+    existing: str | None = None,
+    champion: str | None = None,
+    find: bool = True,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    name: str = "evaluation",
+    workspace: Workspace | None = None,
+) -> EvaluationReport:
+    """Evaluate ``model`` (a ``models:/`` URI or any object with ``predict``) on ``table``.
+
+    Parameters
+    ----------
+    label
+        The label column of ``table``.
+    slices
+        Columns to slice by (one slice per value, numeric columns binned) or a mapping of
+        name -> predicate ``df -> mask``.
+    heuristic, human, existing
+        Extra baselines: a rule ``df -> predictions``, the column holding a second
+        annotator's labels (human-level performance), and the URI of a model in use.
+    champion
+        URI of the model to beat (``models:/churn@champion``): the report then holds paired
+        bootstrap differences overall and on every slice.
+    find
+        Search single features and pairs for slices significantly worse than the whole.
+    """
+    ws = workspace or current_workspace()
+    df = to_pandas(table)
+    if label not in df.columns:
+        raise InvalidArgumentError(
+            f"label column {label!r} is not in the table; its columns are {list(df.columns)}"
+        )
+    y = df[label].to_numpy()
+    features = df.drop(columns=[c for c in (label, human) if c is not None])
+    predictor, uri, size = _resolve(model, ws)
+    y_pred, y_score = _predict(predictor, features)
+    task = task or detect_task(y, y_score)
+    overall = compute_metrics(y, y_pred, y_score, task, n_bootstrap=n_bootstrap, seed=seed)
+    existing_pred = None
+    if existing is not None:
+        e_pred, e_score = _predict(_resolve(existing, ws)[0], features)
+        existing_pred = e_pred if task == "regression" or e_score is None else e_score
+    base = make_baselines(
+        y,
+        task,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        heuristic=None if heuristic is None else np.asarray(heuristic(features)),
+        human=None if human is None else _column(df, human, "human"),
+        existing=existing_pred,
+    )
+    masks = define_slices(df, slices) if slices else {}
+    report = EvaluationReport(
+        model=uri,
+        task=task,
+        label=label,
+        rows=len(df),
+        overall=overall,
+        baselines=base,
+        lift={name_: lift(overall, b) for name_, b in base.items()},
+        slices=slice_metrics(masks, y, y_pred, y_score, task, n_bootstrap=n_bootstrap, seed=seed),
+        findings=(
+            find_slices(features, y, y_pred, min_support=max(30, len(df) // 100))
+            if find and task != "regression"
+            else []
+        ),
+        champion=(
+            None
+            if champion is None
+            else _compare(
+                champion, ws, features, y, y_pred, y_score, task, masks, n_bootstrap, seed
+            )
+        ),
+        latency_p99_ms=_latency_p99_ms(predictor, features),
+        size_bytes=size,
+    )
+    run = active_run()
+    if run is not None:
+        run.log_text(report.to_json(), f"evaluation/{name}.json")
+        run.log_metrics(
+            {f"{name}.{k}": m.value for k, m in overall.metrics.items() if np.isfinite(m.value)}
+        )
+    return report
+
+
+def _resolve(model: Any, ws: Workspace) -> tuple[Any, str, int | None]:
+    if isinstance(model, str):
+        loaded = load_model(model, workspace=ws)
+        return loaded, loaded.uri, loaded.version.size
+    if isinstance(model, LoadedModel):
+        return model, model.uri, model.version.size
+    if not callable(getattr(model, "predict", None)):
+        raise InvalidArgumentError(
+            f"cannot evaluate a {type(model).__name__}: pass a "
+            "models:/ URI or an object with predict(table)"
+        )
+    return model, f"{type(model).__module__}.{type(model).__qualname__}", None
+
+
+def _predict(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions and, for classifiers, scores (the positive class's for binary tasks)."""
+    y_pred = np.asarray(model.predict(X))
+    proba = getattr(model, "predict_proba", None)
+    if proba is None:
+        return y_pred, None
+    scores = np.asarray(proba(X), dtype=np.float64)
+    return y_pred, scores[:, 1] if scores.ndim == 2 and scores.shape[1] == 2 else scores
+
+
+def _column(df: pd.DataFrame, column: str, role: str) -> np.ndarray:
+    if column not in df.columns:
+        raise InvalidArgumentError(f"the {role} column {column!r} is not in the table")
+    return df[column].to_numpy()
+
+
+def _latency_p99_ms(model: Any, X: pd.DataFrame, batch: int = 1000, repeats: int = 20) -> float:
+    """p99 of predict() time on a batch of up to ``batch`` rows, in milliseconds."""
+    sample = X.head(batch)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(sample)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(times, 99))
+
+
+def _compare(
+    champion: str,
+    ws: Workspace,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    task: Task,
+    masks: Mapping[str, np.ndarray],
+    n_bootstrap: int,
+    seed: int,
+) -> ChampionComparison:
+    version = get_model_version(champion, workspace=ws)
+    c_pred, c_score = _predict(load_model(version.uri, workspace=ws), X)
+    scopes = {"overall": np.ones(len(y), dtype=bool), **masks}
+    differences = {}
+    for scope, mask in scopes.items():
+        by_metric = {}
+        for metric in CHAMPION_METRICS[task]:
+            with_scores = metric in ("roc_auc",) or task == "regression"
+            a = y_score if with_scores and task != "regression" else y_pred
+            b = c_score if with_scores and task != "regression" else c_pred
+            if a is None or b is None:
+                continue
+            by_metric[metric] = paired_bootstrap_diff(
+                y[mask], a[mask], b[mask], metric, n_bootstrap=n_bootstrap, seed=seed, task=task
+            )
+        differences[scope] = by_metric
+    return ChampionComparison(version.uri, differences)

@@ -1,0 +1,152 @@
+"""headway.evaluate end to end: a registered model, baselines, slices, the champion, a run."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from typer.testing import CliRunner
+
+import headway
+from headway.cli import app
+from headway.errors import InvalidArgumentError
+from headway.evaluate.report import EvaluationReport
+from headway.workspace import Workspace
+
+FEATURES = ["tenure_months", "monthly_charges", "support_calls"]
+
+
+class FailsOnPremium:
+    """Right on most customers, a coin flip on premium ones: fine overall, bad on a slice."""
+
+    def __init__(self, model: LogisticRegression) -> None:
+        self.model = model
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        pred = self.model.predict(X[FEATURES])
+        flip = (X["plan"] == "premium").to_numpy() & (np.arange(len(X)) % 2 == 0)
+        return np.where(flip, 1 - pred, pred)
+
+
+@pytest.fixture
+def models(sqlite_ws: Workspace) -> tuple[str, str]:
+    train = headway.make_churn(3000, seed=1)
+    plain = LogisticRegression(max_iter=500).fit(train[FEATURES], train["churned"])
+    good = headway.register_model("churn", plain, input_example=train[FEATURES].head())
+    headway.set_alias("churn", "champion", good.version)
+    bad = headway.register_model("churn", FailsOnPremium(plain))
+    return good.uri, bad.uri
+
+
+def test_a_model_fine_overall_but_failing_on_a_slice_is_exposed(models: tuple[str, str]) -> None:
+    good, _ = models
+    data = headway.make_churn(4000, seed=2)
+    report = headway.evaluate(good, data, label="churned", slices=["plan"], n_bootstrap=50)
+    assert report.task == "binary" and report.rows == 4000
+    acc = report.overall["accuracy"]
+    assert acc.low is not None and acc.low <= acc.value <= acc.high
+    assert report.lift["zero_rule"]["roc_auc"] > 0.1
+    assert {s.name for s in report.slices} == {"plan=basic", "plan=standard", "plan=premium"}
+    assert report.latency_p99_ms is not None and report.size_bytes
+    assert EvaluationReport.from_json(report.to_json()) == report
+
+    wrapped = FailsOnPremium(LogisticRegression(max_iter=500).fit(data[FEATURES], data["churned"]))
+    worse = headway.evaluate(wrapped, data, label="churned", slices=["plan"], n_bootstrap=50)
+    premium = worse.metric("accuracy", "plan=premium")
+    assert premium < worse.metric("accuracy") - 0.15
+    assert worse.findings[0].name.startswith("plan=premium")
+
+
+def test_champion_comparison_is_paired_and_per_slice(models: tuple[str, str]) -> None:
+    good, _ = models
+    data = headway.make_churn(3000, seed=3)
+    same = headway.evaluate(
+        good,
+        data,
+        label="churned",
+        slices=["plan"],
+        champion="models:/churn@champion",
+        n_bootstrap=50,
+    )
+    assert same.champion is not None
+    assert same.champion.champion == good
+    assert same.champion.differences["overall"]["roc_auc"].diff == 0.0
+    assert set(same.champion.differences) == {
+        "overall",
+        "plan=basic",
+        "plan=standard",
+        "plan=premium",
+    }
+
+
+def test_human_and_heuristic_baselines(models: tuple[str, str]) -> None:
+    good, _ = models
+    data = headway.make_churn(2000, seed=4)
+    rng = np.random.default_rng(0)
+    data["annotator"] = np.where(rng.random(2000) < 0.05, 1 - data["churned"], data["churned"])
+    report = headway.evaluate(
+        good,
+        data,
+        label="churned",
+        human="annotator",
+        heuristic=lambda df: (df["support_calls"] > 3).astype(int),
+        n_bootstrap=20,
+    )
+    assert {"random", "zero_rule", "human", "heuristic"} <= set(report.baselines)
+    assert report.lift["human"]["accuracy"] < 0  # the annotator beats the model
+
+
+def test_inside_a_run_the_report_is_stored(models: tuple[str, str]) -> None:
+    good, _ = models
+    with headway.start_run("evaluation") as run:
+        headway.evaluate(
+            good, headway.make_churn(1000, seed=5), label="churned", n_bootstrap=20, name="holdout"
+        )
+    assert "evaluation/holdout.json" in {a.path for a in headway.list_run_artifacts(run.id)}
+    assert "holdout.roc_auc" in headway.get_run(run.id).metrics
+
+
+def test_bad_input_is_explained(models: tuple[str, str]) -> None:
+    with pytest.raises(InvalidArgumentError, match="label column 'nope'"):
+        headway.evaluate(models[0], headway.make_churn(100), label="nope")
+    with pytest.raises(InvalidArgumentError, match="cannot evaluate"):
+        headway.evaluate(object(), headway.make_churn(100), label="churned")
+
+
+def test_the_cli_prints_metrics_slices_and_champion(
+    models: tuple[str, str], tmp_path: Path
+) -> None:
+    headway.make_churn(2000, seed=6).to_parquet(tmp_path / "holdout.parquet")
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            models[0],
+            str(tmp_path / "holdout.parquet"),
+            "--label",
+            "churned",
+            "--slice",
+            "plan",
+            "--champion",
+            "--resamples",
+            "20",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "roc_auc" in result.output and "plan=premium" in result.output
+    assert "against the champion models:/churn/1" in result.output
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            models[0],
+            str(tmp_path / "holdout.parquet"),
+            "--label",
+            "churned",
+            "--json",
+            "--resamples",
+            "10",
+        ],
+    )
+    assert result.exit_code == 0 and '"task": "binary"' in result.output
