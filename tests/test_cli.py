@@ -26,7 +26,7 @@ def populated(sqlite_ws: Workspace) -> dict[str, str]:
             run.log_input(headway.make_churn(50), name="train")
         ids[str(c)] = run.id
     headway.register_model("churn", _Model(), run=ids["1.0"])
-    headway.set_alias("churn", "champion", 1, reason="first")
+    headway.set_alias("churn", "champion", 1, reason="first", force=True)
     return ids
 
 
@@ -69,6 +69,8 @@ def test_models_list_show_and_alias(populated: dict[str, str]) -> None:
     assert "--input-->" in out and "first" in out
     headway.register_model("churn", _Model())
     code, out = invoke("models", "alias", "churn", "champion", "2", "--reason", "newer")
+    assert code == 1 and "cannot become champion: it was never gated" in out
+    code, out = invoke("models", "alias", "churn", "champion", "2", "--reason", "newer", "--force")
     assert code == 0 and "(was v1)" in out
     code, out = invoke("models", "show", "models:/churn@champion")
     assert code == 0 and "models:/churn/2" in out
@@ -91,7 +93,7 @@ def test_debug_shows_the_traceback(sqlite_ws: Workspace) -> None:
 def _quickstart(folder: Path) -> str:
     headway_bin = Path(sys.executable).with_name("headway")
     return subprocess.run(
-        [str(headway_bin), "quickstart", str(folder), "--rows", "800"],
+        [str(headway_bin), "quickstart", str(folder), "--rows", "5000"],
         capture_output=True,
         text=True,
         timeout=300,

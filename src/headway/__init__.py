@@ -41,7 +41,7 @@ from headway.registry import (
     register_model,
     set_alias,
 )
-from headway.registry.evaluation import evaluate
+from headway.registry.evaluation import evaluate, gate, gate_outcome
 from headway.store.records import Dataset, Metric, ModelVersion, RegisteredModel, RunRecord
 from headway.tracking import (
     Run,
@@ -89,6 +89,8 @@ __all__ = [
     "errors",
     "evaluate",
     "expectations",
+    "gate",
+    "gate_outcome",
     "get_metric_history",
     "get_model_version",
     "get_run",

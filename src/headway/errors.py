@@ -10,6 +10,7 @@ HeadwayError
 │   └── StoreVersionError  the database was written by a newer Headway
 ├── ArtifactError          the artifact store cannot read or write a blob
 │   └── ChecksumMismatchError  a blob's bytes do not match its sha256
+├── PromotionRefusedError  a version that did not pass its gate cannot become champion
 └── ModelError             a model cannot be packaged, loaded or called
     ├── FlavorError        no flavor fits the model, or its library is missing
     ├── UnsafeModelError   loading would execute untrusted code; pass trust explicitly
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidArgumentError",
     "ModelError",
     "NotFoundError",
+    "PromotionRefusedError",
     "SignatureError",
     "StoreError",
     "StoreVersionError",
@@ -64,6 +66,10 @@ class ArtifactError(HeadwayError):
 
 class ChecksumMismatchError(ArtifactError):
     """A blob's bytes do not hash to the sha256 it is stored under."""
+
+
+class PromotionRefusedError(HeadwayError):
+    """The version is not blessed by its promotion gate; pass force=True to override."""
 
 
 class ModelError(HeadwayError):

@@ -2,7 +2,8 @@
 
 Creates a workspace; inside a tracked run, infers a schema from a generated churn table,
 validates held-out data against it and trains a scikit-learn model; registers the model
-with its lineage, aliases it ``champion``, loads it back by alias and predicts.
+with its lineage, evaluates it (intervals, baselines, slices, the current champion), passes
+it through a promotion gate, aliases it ``champion``, loads it back by alias and predicts.
 Each step reports through ``say`` so the CLI can show it as it happens.
 """
 
@@ -20,7 +21,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from headway.data.synthetic import make_churn
+from headway.evaluate import GatePolicy
 from headway.registry import load_model, register_model, set_alias
+from headway.registry.evaluation import evaluate, gate
+from headway.registry.models import list_models
 from headway.tracking import start_run
 from headway.tracking.checks import infer_schema, validate
 from headway.workspace import init_workspace
@@ -28,6 +32,12 @@ from headway.workspace import init_workspace
 __all__ = ["QuickstartResult", "run_quickstart"]
 
 LABEL = "churned"
+# Promote only a model that is clearly better than guessing and no worse than the champion.
+GATE_POLICY = GatePolicy(
+    thresholds={"roc_auc": 0.7},
+    min_lift={"zero_rule": {"roc_auc": 0.1}},
+    max_regression={"roc_auc": 0.02},
+)
 CATEGORICAL = ["plan", "region"]
 
 
@@ -95,6 +105,32 @@ def run_quickstart(
         f"registered  {version.uri} ({version.flavor}, {len(version.files)} files, sha256 "
         "checked), lineage: datasets -> run -> model version"
     )
+    has_champion = any(
+        m.name == "churn" and "champion" in m.aliases for m in list_models(workspace=ws)
+    )
+    evaluation = evaluate(
+        version.uri,
+        test.drop(columns=["customer_id"]),
+        label=LABEL,
+        slices=["plan"],
+        champion="models:/churn@champion" if has_champion else None,
+        n_bootstrap=100,
+        workspace=ws,
+    )
+    auc = evaluation.overall["roc_auc"]
+    worst = evaluation.findings[0].name if evaluation.findings else "none"
+    say(
+        f"evaluated   ROC AUC {auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}], lift over "
+        f"zero-rule {evaluation.lift['zero_rule']['roc_auc']:+.3f}; worst slice: {worst}"
+    )
+    outcome = gate(evaluation, GATE_POLICY, workspace=ws)
+    say(
+        f"gate        {'blessed' if outcome.blessed else 'NOT blessed'}: "
+        + "; ".join(c.reason for c in outcome.checks[:2])
+    )
+    if not outcome.blessed:
+        say("not promoted: the gate did not bless this version (try more --rows)")
+        return QuickstartResult(ws.project_dir, run.id, version.uri, "", metrics, [])
     previous = set_alias("churn", "champion", version.version, reason="quickstart", workspace=ws)
     moved = f" (was version {previous})" if previous else ""
     say(f"alias       models:/churn@champion -> version {version.version}{moved}")

@@ -34,7 +34,7 @@ def models(sqlite_ws: Workspace) -> tuple[str, str]:
     train = headway.make_churn(3000, seed=1)
     plain = LogisticRegression(max_iter=500).fit(train[FEATURES], train["churned"])
     good = headway.register_model("churn", plain, input_example=train[FEATURES].head())
-    headway.set_alias("churn", "champion", good.version)
+    headway.set_alias("churn", "champion", good.version, force=True)
     bad = headway.register_model("churn", FailsOnPremium(plain))
     return good.uri, bad.uri
 
@@ -150,3 +150,46 @@ def test_the_cli_prints_metrics_slices_and_champion(
         ],
     )
     assert result.exit_code == 0 and '"task": "binary"' in result.output
+
+
+POLICY = """
+[thresholds]
+roc_auc = 0.7
+[min_lift.zero_rule]
+roc_auc = 0.1
+[max_regression]
+roc_auc = 0.02
+"""
+
+
+def test_gate_outcome_is_stored_and_guards_the_champion(
+    models: tuple[str, str], tmp_path: Path
+) -> None:
+    from headway.errors import PromotionRefusedError
+
+    good, _ = models
+    data = headway.make_churn(3000, seed=7)
+    candidate = headway.register_model(
+        "churn", headway.load_model(good).native, input_example=data[FEATURES].head()
+    )
+    with pytest.raises(PromotionRefusedError, match="never gated"):
+        headway.set_alias("churn", "champion", candidate.version)
+
+    report = headway.evaluate(
+        candidate.uri, data, label="churned", champion="models:/churn@champion", n_bootstrap=100
+    )
+    (tmp_path / "gate.toml").write_text(POLICY)
+    outcome = headway.gate(report, tmp_path / "gate.toml")
+    assert outcome.blessed, [c.reason for c in outcome.checks]
+    assert headway.get_model_version(candidate.uri).tags["gate.blessed"] == "true"
+    assert headway.gate_outcome(candidate.uri) == outcome
+    assert headway.set_alias("churn", "champion", candidate.version) == 1
+
+    strict = headway.gate(report, "[thresholds]\nroc_auc = 0.99\n")
+    assert not strict.blessed and "0.99" in strict.failures[0].reason
+    with pytest.raises(PromotionRefusedError, match="did not bless it: roc_auc"):
+        headway.set_alias("churn", "champion", candidate.version)
+    headway.set_alias("churn", "champion", candidate.version, force=True, reason="hotfix")
+    last = headway.alias_history("churn", "champion")[-1]
+    assert last.reason is not None and last.reason.startswith("FORCED past the gate")
+    assert last.reason.endswith(": hotfix")

@@ -43,18 +43,18 @@ def test_versions_count_up_and_aliases_resolve(ws: Workspace, trained: tuple) ->
     v2 = headway.register_model("churn", model, input_example=X.head(), tags={"k": "v"})
     assert (v1.version, v2.version) == (1, 2)
     assert v2.uri == "models:/churn/2" and v2.tags == {"k": "v"}
-    assert headway.set_alias("churn", "champion", 1) is None
-    assert headway.get_model_version("models:/churn@champion").version == 1
-    assert headway.set_alias("churn", "champion", 2, reason="better") == 1
-    assert headway.get_model_version("models:/churn@champion").version == 2
+    assert headway.set_alias("churn", "challenger", 1) is None
+    assert headway.get_model_version("models:/churn@challenger").version == 1
+    assert headway.set_alias("churn", "challenger", 2, reason="better") == 1
+    assert headway.get_model_version("models:/churn@challenger").version == 2
     assert headway.get_model_version("models:/churn/latest").version == 2
     assert headway.get_model_version("churn", 1).aliases == []
-    history = headway.alias_history("churn", "champion")
+    history = headway.alias_history("churn", "challenger")
     assert [(h.previous_version, h.version) for h in history] == [(None, 1), (1, 2)]
     assert history[1].reason == "better"
-    assert headway.delete_alias("churn", "champion") == 2
-    with pytest.raises(NotFoundError, match="no alias 'champion'"):
-        headway.load_model("models:/churn@champion")
+    assert headway.delete_alias("churn", "challenger") == 2
+    with pytest.raises(NotFoundError, match="no alias 'challenger'"):
+        headway.load_model("models:/churn@challenger")
     [model_record] = headway.list_models()
     assert model_record.latest_version == 2 and model_record.aliases == {}
 
@@ -148,7 +148,7 @@ def test_bad_names_and_models_are_refused(sqlite_ws: Workspace, trained: tuple) 
     with pytest.raises(InvalidArgumentError, match="reads as a version"):
         headway.set_alias("ok", "3", 1)
     with pytest.raises(NotFoundError, match="no version 7"):
-        headway.set_alias("ok", "champion", 7)
+        headway.set_alias("ok", "challenger", 7)
     with pytest.raises(NotFoundError, match="no registered model named 'nope'"):
         headway.load_model("models:/nope/1")
 

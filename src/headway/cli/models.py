@@ -125,8 +125,13 @@ def alias(
     alias_name: str = typer.Argument(..., metavar="ALIAS"),
     version: int = typer.Argument(..., min=1),
     reason: str | None = typer.Option(None, help="Why, kept in the alias history."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Make a version champion without a blessing gate (recorded in the alias history).",
+    ),
 ) -> None:
-    """Point ALIAS (e.g. champion) of model NAME at VERSION."""
-    previous = set_alias(name, alias_name, version, reason=reason)
+    """Point ALIAS (e.g. champion) of model NAME at VERSION; champion needs a passed gate."""
+    previous = set_alias(name, alias_name, version, reason=reason, force=force)
     was = f" (was v{previous})" if previous else ""
     console.print(f"models:/{name}@{alias_name} → v{version}{was}")

@@ -7,8 +7,10 @@ run the report is stored as ``evaluation/<name>.json`` and headline metrics are 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,13 +30,25 @@ from headway.evaluate import (
     paired_bootstrap_diff,
     slice_metrics,
 )
+from headway.evaluate.gates import GateOutcome, GatePolicy
+from headway.evaluate.gates import gate as decide
 from headway.evaluate.metrics import Task
 from headway.evaluate.report import ChampionComparison, EvaluationReport
-from headway.registry.models import LoadedModel, get_model_version, load_model
+from headway.registry.models import (
+    GATE_ARTIFACT,
+    GATE_TAG,
+    MODEL_VERSION,
+    LoadedModel,
+    get_model_version,
+    load_model,
+)
+from headway.store import objects
+from headway.store.metadata import now_ms
+from headway.store.records import ArtifactRecord
 from headway.tracking.run import active_run
 from headway.workspace import Workspace, current_workspace
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "gate", "gate_outcome"]
 
 # Metrics compared with the champion by paired bootstrap, per task.
 CHAMPION_METRICS: dict[str, tuple[str, ...]] = {
@@ -208,3 +222,56 @@ def _compare(
             )
         differences[scope] = by_metric
     return ChampionComparison(version.uri, differences)
+
+
+def gate(
+    report: EvaluationReport,
+    policy: GatePolicy | str | os.PathLike[str],
+    workspace: Workspace | None = None,
+) -> GateOutcome:
+    """Decide whether the evaluated model is blessed under ``policy`` (a GatePolicy, TOML
+    text or a TOML file), with every reason.
+
+    When the report is about a registered version (``models:/name/3``), the outcome is
+    stored on it: the tag ``gate.blessed`` and the artifact ``gate/outcome.json``; setting
+    the ``champion`` alias then requires it.
+    """
+    outcome = decide(report, _policy(policy))
+    if report.model.startswith("models:/"):
+        ws = workspace or current_workspace()
+        version = get_model_version(report.model, workspace=ws)
+        blob = ws.artifacts.put_bytes(outcome.to_json().encode("utf-8"))
+        with ws.store.write() as conn:
+            objects.add_artifacts(
+                conn,
+                MODEL_VERSION,
+                version.id,
+                [ArtifactRecord(GATE_ARTIFACT, blob.sha256, blob.size, now_ms())],
+            )
+            objects.set_tags(
+                conn, MODEL_VERSION, version.id, {GATE_TAG: str(outcome.blessed).lower()}
+            )
+    return outcome
+
+
+def gate_outcome(uri: str, workspace: Workspace | None = None) -> GateOutcome | None:
+    """The gate outcome stored on a model version, or None if it was never gated."""
+    ws = workspace or current_workspace()
+    version = get_model_version(uri, workspace=ws)
+    with ws.store.read() as conn:
+        records = objects.list_artifacts(conn, MODEL_VERSION, version.id)
+    for record in records:
+        if record.path == GATE_ARTIFACT:
+            return GateOutcome.from_json(ws.artifacts.get_bytes(record.sha256).decode("utf-8"))
+    return None
+
+
+def _policy(policy: GatePolicy | str | os.PathLike[str]) -> GatePolicy:
+    """A GatePolicy as given, from a ``.toml`` file, or from TOML text."""
+    if isinstance(policy, GatePolicy):
+        return policy
+    if isinstance(policy, os.PathLike) or (
+        str(policy).endswith(".toml") and Path(str(policy)).is_file()
+    ):
+        return GatePolicy.from_file(Path(policy))
+    return GatePolicy.from_toml(str(policy))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from headway.errors import FlavorError, InvalidArgumentError, ModelError
+from headway.errors import FlavorError, InvalidArgumentError, ModelError, PromotionRefusedError
 from headway.registry.flavors import Flavor, Trust, detect_flavor, get_flavor
 from headway.registry.signature import conform, infer_signature
 from headway.registry.uri import ModelRef, parse_model_uri
@@ -43,6 +43,9 @@ __all__ = [
 
 MODEL_VERSION = repo.MODEL_VERSION
 MANIFEST = "headway-model.json"
+CHAMPION = "champion"
+GATE_TAG = "gate.blessed"  # "true" or "false", set by headway.gate
+GATE_ARTIFACT = "gate/outcome.json"
 
 
 def register_model(
@@ -159,19 +162,51 @@ def set_alias(
     alias: str,
     version: int,
     reason: str | None = None,
+    force: bool = False,
     workspace: Workspace | None = None,
 ) -> int | None:
     """Point ``alias`` (``champion``, ``challenger``, any name) at ``version`` atomically.
 
     Returns the version the alias pointed at before, if any. Every move is kept in the
-    alias history.
+    alias history. ``champion`` only goes to a version its promotion gate blessed
+    (:func:`headway.gate`); ``force=True`` overrides that, and the history records it.
     """
     _check_name(alias, what="alias")
     if alias.isdigit() or alias == "latest":
         raise InvalidArgumentError(f"{alias!r} cannot be an alias: it reads as a version")
     ws = workspace or current_workspace()
+    if alias == CHAMPION:
+        refusal = _not_blessed(ws, name, int(version))
+        if refusal and not force:
+            raise PromotionRefusedError(
+                f"models:/{name}/{version} cannot become {CHAMPION}: {refusal}. Evaluate it and "
+                "pass its gate (headway.gate), or force the promotion (force=True, "
+                "--force), which the alias history records"
+            )
+        if refusal:
+            reason = f"FORCED past the gate ({refusal})" + (f": {reason}" if reason else "")
     with ws.store.write() as conn:
         return repo.set_alias(conn, name, alias, int(version), _user(), reason)
+
+
+def _not_blessed(ws: Workspace, name: str, version: int) -> str | None:
+    """Why ``version`` may not be champion, or None when its gate blessed it."""
+    found = get_model_version(name, version, workspace=ws)
+    verdict = found.tags.get(GATE_TAG)
+    if verdict == "true":
+        return None
+    if verdict is None:
+        return "it was never gated"
+    record = next((f for f in _artifacts(ws, found) if f.path == GATE_ARTIFACT), None)
+    if record is None:
+        return "its gate did not bless it"
+    checks = json.loads(ws.artifacts.get_bytes(record.sha256))["checks"]
+    return "its gate did not bless it: " + "; ".join(c["reason"] for c in checks if not c["passed"])
+
+
+def _artifacts(ws: Workspace, version: ModelVersion) -> list[ArtifactRecord]:
+    with ws.store.read() as conn:
+        return objects.list_artifacts(conn, MODEL_VERSION, version.id)
 
 
 def delete_alias(
