@@ -41,7 +41,7 @@ from headway.registry import (
     register_model,
     set_alias,
 )
-from headway.registry.evaluation import evaluate, gate, gate_outcome
+from headway.registry.evaluation import evaluate, gate, gate_outcome, model_card
 from headway.store.records import Dataset, Metric, ModelVersion, RegisteredModel, RunRecord
 from headway.tracking import (
     Run,
@@ -105,6 +105,7 @@ __all__ = [
     "load_model",
     "make_churn",
     "merge",
+    "model_card",
     "profile",
     "register_model",
     "reservoir_sample",

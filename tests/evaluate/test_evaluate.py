@@ -193,3 +193,48 @@ def test_gate_outcome_is_stored_and_guards_the_champion(
     last = headway.alias_history("churn", "champion")[-1]
     assert last.reason is not None and last.reason.startswith("FORCED past the gate")
     assert last.reason.endswith(": hotfix")
+
+
+def test_model_card_is_rendered_stored_and_written_by_the_cli(
+    models: tuple[str, str], tmp_path: Path
+) -> None:
+    good, _ = models
+    with pytest.raises(InvalidArgumentError, match="has not been evaluated"):
+        headway.model_card(good)
+    data = headway.make_churn(2000, seed=8)
+    report = headway.evaluate(good, data, label="churned", slices=["plan"], n_bootstrap=30)
+    headway.gate(report, "[thresholds]\nroc_auc = 0.6\n")
+    card = headway.model_card(good)
+    assert "## Metrics" in card.markdown and "plan=premium" in card.markdown
+    assert "Promotion gate: blessed" in card.markdown
+    assert "<script src=" not in card.html and "Calibration" in card.html
+    files = {f.path for f in headway.get_model_version(good).files}
+    assert {
+        "card/model-card.md",
+        "card/model-card.html",
+        "evaluation/report.json",
+        "gate/outcome.json",
+    } <= files
+    headway.load_model(good)  # attachments are not fetched as part of the package
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["models", "card", "churn/1", "-o", str(tmp_path / "cards")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cards" / "churn-v1-card.md").read_text().startswith("# Model card")
+    data.to_parquet(tmp_path / "holdout.parquet")
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            good,
+            str(tmp_path / "holdout.parquet"),
+            "--label",
+            "churned",
+            "--resamples",
+            "10",
+            "--html",
+            str(tmp_path / "card.html"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Model card: models:/churn/1" in (tmp_path / "card.html").read_text()

@@ -24,6 +24,7 @@ def evaluate_cmd(
     human: str | None = typer.Option(None, help="Column of a second annotator's labels."),
     resamples: int = typer.Option(200, help="Bootstrap resamples for the intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    html: Path | None = typer.Option(None, "--html", help="Write the model card HTML here."),
 ) -> None:
     """Evaluate a registered model: metrics with 95% intervals, lift over baselines,
     slices, the worst slices found automatically and, with --champion, the regression test."""
@@ -50,6 +51,11 @@ def evaluate_cmd(
         console.print_json(report.to_json())
     else:
         _print(report)
+    if html:
+        from headway.registry.evaluation import model_card
+
+        html.write_text(model_card(report.model, report).html, encoding="utf-8")
+        console.print(f"model card written to [bold]{html}[/] and stored on {report.model}")
 
 
 def _interval(low: float | None, high: float | None) -> str:

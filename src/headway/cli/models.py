@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 from rich.tree import Tree
@@ -135,3 +137,25 @@ def alias(
     previous = set_alias(name, alias_name, version, reason=reason, force=force)
     was = f" (was v{previous})" if previous else ""
     console.print(f"models:/{name}@{alias_name} → v{version}{was}")
+
+
+@models_app.command("card")
+@fail_cleanly
+def card(
+    ref: str = typer.Argument(..., help="NAME/VERSION or a models:/ URI."),
+    output_dir: Path = typer.Option(Path("."), "--output-dir", "-o", help="Where to write."),
+) -> None:
+    """Write the model card (HTML and Markdown) from the version's latest evaluation, and
+    store it on the version."""
+    from headway.registry.evaluation import model_card
+
+    version = _lookup(ref)
+    result = model_card(version.uri)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{version.name}-v{version.version}-card"
+    (output_dir / f"{stem}.html").write_text(result.html, encoding="utf-8")
+    (output_dir / f"{stem}.md").write_text(result.markdown, encoding="utf-8")
+    console.print(
+        f"model card of {version.uri} written to [bold]{output_dir / stem}.html[/] "
+        "and .md, and stored on the version"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,13 @@ from headway.registry.models import (
 )
 from headway.store import objects
 from headway.store.metadata import now_ms
-from headway.store.records import ArtifactRecord
+from headway.store.records import ArtifactRecord, ModelVersion
 from headway.tracking.run import active_run
 from headway.workspace import Workspace, current_workspace
 
-__all__ = ["evaluate", "gate", "gate_outcome"]
+__all__ = ["ModelCard", "evaluate", "gate", "gate_outcome", "latest_evaluation", "model_card"]
+
+EVALUATION_ARTIFACT = "evaluation/report.json"
 
 # Metrics compared with the champion by paired bootstrap, per task.
 CHAMPION_METRICS: dict[str, tuple[str, ...]] = {
@@ -143,6 +146,8 @@ def evaluate(
         latency_p99_ms=_latency_p99_ms(predictor, features),
         size_bytes=size,
     )
+    if uri.startswith("models:/"):  # the latest evaluation travels with the version
+        _attach(ws, uri, EVALUATION_ARTIFACT, report.to_json())
     run = active_run()
     if run is not None:
         run.log_text(report.to_json(), f"evaluation/{name}.json")
@@ -239,31 +244,100 @@ def gate(
     outcome = decide(report, _policy(policy))
     if report.model.startswith("models:/"):
         ws = workspace or current_workspace()
-        version = get_model_version(report.model, workspace=ws)
-        blob = ws.artifacts.put_bytes(outcome.to_json().encode("utf-8"))
+        version = _attach(ws, report.model, GATE_ARTIFACT, outcome.to_json())
         with ws.store.write() as conn:
-            objects.add_artifacts(
-                conn,
-                MODEL_VERSION,
-                version.id,
-                [ArtifactRecord(GATE_ARTIFACT, blob.sha256, blob.size, now_ms())],
-            )
             objects.set_tags(
                 conn, MODEL_VERSION, version.id, {GATE_TAG: str(outcome.blessed).lower()}
             )
     return outcome
 
 
-def gate_outcome(uri: str, workspace: Workspace | None = None) -> GateOutcome | None:
-    """The gate outcome stored on a model version, or None if it was never gated."""
-    ws = workspace or current_workspace()
+def _attach(ws: Workspace, uri: str, path: str, text: str) -> ModelVersion:
+    """Store ``text`` as the artifact ``path`` of a model version (replacing an older one)."""
+    version = get_model_version(uri, workspace=ws)
+    blob = ws.artifacts.put_bytes(text.encode("utf-8"))
+    with ws.store.write() as conn:
+        objects.add_artifacts(
+            conn,
+            MODEL_VERSION,
+            version.id,
+            [ArtifactRecord(path, blob.sha256, blob.size, now_ms())],
+        )
+    return version
+
+
+def _read(ws: Workspace, uri: str, path: str) -> str | None:
     version = get_model_version(uri, workspace=ws)
     with ws.store.read() as conn:
         records = objects.list_artifacts(conn, MODEL_VERSION, version.id)
     for record in records:
-        if record.path == GATE_ARTIFACT:
-            return GateOutcome.from_json(ws.artifacts.get_bytes(record.sha256).decode("utf-8"))
+        if record.path == path:
+            return ws.artifacts.get_bytes(record.sha256).decode("utf-8")
     return None
+
+
+def gate_outcome(uri: str, workspace: Workspace | None = None) -> GateOutcome | None:
+    """The gate outcome stored on a model version, or None if it was never gated."""
+    text = _read(workspace or current_workspace(), uri, GATE_ARTIFACT)
+    return None if text is None else GateOutcome.from_json(text)
+
+
+def latest_evaluation(uri: str, workspace: Workspace | None = None) -> EvaluationReport | None:
+    """The last :func:`evaluate` report of a registered version, if it was evaluated."""
+    text = _read(workspace or current_workspace(), uri, EVALUATION_ARTIFACT)
+    return None if text is None else EvaluationReport.from_json(text)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    uri: str
+    markdown: str
+    html: str
+
+
+def model_card(
+    uri: str, report: EvaluationReport | None = None, workspace: Workspace | None = None
+) -> ModelCard:
+    """Render and store the model card of a version (``card/model-card.md`` and ``.html``):
+    details, training data with lineage, metrics with intervals, baselines, slices, the
+    slice finder's findings, the champion comparison, the gate outcome and caveats."""
+    from headway.registry.lineage import describe_lineage
+    from headway.reports.card import card_html, card_markdown
+
+    ws = workspace or current_workspace()
+    version = get_model_version(uri, workspace=ws)
+    report = report or latest_evaluation(version.uri, ws)
+    if report is None:
+        raise InvalidArgumentError(
+            f"{version.uri} has not been evaluated; run headway.evaluate({version.uri!r}, "
+            "table, label=...) or `headway evaluate` first"
+        )
+    outcome = gate_outcome(version.uri, ws)
+    inputs = (version.signature or {}).get("inputs", {})
+    details = [
+        ("model", version.uri),
+        ("flavor", version.flavor),
+        ("description", version.description or "-"),
+        ("run", version.run_id or "-"),
+        ("aliases", ", ".join(version.aliases) or "-"),
+        (
+            "inputs",
+            ", ".join(f"{c['name']} ({c['type']})" for c in inputs.get("columns", [])) or "-",
+        ),
+        (
+            "requires",
+            ", ".join(f"{k}=={v}" for k, v in version.requirements.get("packages", {}).items()),
+        ),
+    ]
+    lineage = describe_lineage(version, ws)
+    card = ModelCard(
+        version.uri,
+        card_markdown(report, details, lineage, outcome),
+        card_html(report, details, lineage, outcome),
+    )
+    _attach(ws, version.uri, "card/model-card.md", card.markdown)
+    _attach(ws, version.uri, "card/model-card.html", card.html)
+    return card
 
 
 def _policy(policy: GatePolicy | str | os.PathLike[str]) -> GatePolicy:

@@ -46,6 +46,7 @@ MANIFEST = "headway-model.json"
 CHAMPION = "champion"
 GATE_TAG = "gate.blessed"  # "true" or "false", set by headway.gate
 GATE_ARTIFACT = "gate/outcome.json"
+ATTACHMENTS = ("gate/", "evaluation/", "card/")  # attached to a version, not its package
 
 
 def register_model(
@@ -288,9 +289,15 @@ def load_model(
 
 
 def _local_copy(ws: Workspace, version: ModelVersion) -> Path:
-    """The version's files in a local folder, each verified against its sha256."""
+    """The version's package files in a local folder, each verified against its sha256.
+
+    Files attached after registration (evaluation reports, gate outcomes, model cards)
+    are not part of the package and are not fetched.
+    """
     folder = ws.cache_dir / "models" / version.id
     for f in version.files:
+        if f.path.startswith(ATTACHMENTS):
+            continue
         target = folder / f.path
         if not (target.is_file() and sha256_file(target).sha256 == f.sha256):
             ws.artifacts.get_file(f.sha256, target)
