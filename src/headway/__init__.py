@@ -10,8 +10,8 @@ A run, a registered model, an alias, a prediction::
     with headway.start_run(experiment="churn", params={"C": 1.0}) as run:
         run.log_metric("auc", 0.91)
         version = headway.register_model("churn", model, input_example=X[:5])
-    headway.set_alias("churn", "champion", version.version)
-    headway.load_model("models:/churn@champion").predict(X)
+    headway.set_alias("churn", "challenger", version.version)  # champion needs a passed gate
+    headway.load_model("models:/churn@challenger").predict(X)
 """
 
 from importlib.metadata import PackageNotFoundError, version

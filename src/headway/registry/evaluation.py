@@ -42,6 +42,7 @@ from headway.registry.models import (
     LoadedModel,
     get_model_version,
     load_model,
+    read_attachment,
 )
 from headway.store import objects
 from headway.store.metadata import now_ms
@@ -217,9 +218,8 @@ def _compare(
     for scope, mask in scopes.items():
         by_metric = {}
         for metric in CHAMPION_METRICS[task]:
-            with_scores = metric in ("roc_auc",) or task == "regression"
-            a = y_score if with_scores and task != "regression" else y_pred
-            b = c_score if with_scores and task != "regression" else c_pred
+            ranked = metric == "roc_auc"  # needs scores; the others compare predictions
+            a, b = (y_score, c_score) if ranked else (y_pred, c_pred)
             if a is None or b is None:
                 continue
             by_metric[metric] = paired_bootstrap_diff(
@@ -267,13 +267,7 @@ def _attach(ws: Workspace, uri: str, path: str, text: str) -> ModelVersion:
 
 
 def _read(ws: Workspace, uri: str, path: str) -> str | None:
-    version = get_model_version(uri, workspace=ws)
-    with ws.store.read() as conn:
-        records = objects.list_artifacts(conn, MODEL_VERSION, version.id)
-    for record in records:
-        if record.path == path:
-            return ws.artifacts.get_bytes(record.sha256).decode("utf-8")
-    return None
+    return read_attachment(ws, get_model_version(uri, workspace=ws), path)
 
 
 def gate_outcome(uri: str, workspace: Workspace | None = None) -> GateOutcome | None:

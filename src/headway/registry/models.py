@@ -198,16 +198,20 @@ def _not_blessed(ws: Workspace, name: str, version: int) -> str | None:
         return None
     if verdict is None:
         return "it was never gated"
-    record = next((f for f in _artifacts(ws, found) if f.path == GATE_ARTIFACT), None)
-    if record is None:
+    outcome = read_attachment(ws, found, GATE_ARTIFACT)
+    if outcome is None:
         return "its gate did not bless it"
-    checks = json.loads(ws.artifacts.get_bytes(record.sha256))["checks"]
+    checks = json.loads(outcome)["checks"]
     return "its gate did not bless it: " + "; ".join(c["reason"] for c in checks if not c["passed"])
 
 
-def _artifacts(ws: Workspace, version: ModelVersion) -> list[ArtifactRecord]:
+def read_attachment(ws: Workspace, version: ModelVersion, path: str) -> str | None:
+    """The text of a file attached to a version after registration (a gate outcome, an
+    evaluation report), or None if it has none at ``path``."""
     with ws.store.read() as conn:
-        return objects.list_artifacts(conn, MODEL_VERSION, version.id)
+        records = objects.list_artifacts(conn, MODEL_VERSION, version.id)
+    record = next((r for r in records if r.path == path), None)
+    return None if record is None else ws.artifacts.get_bytes(record.sha256).decode("utf-8")
 
 
 def delete_alias(
