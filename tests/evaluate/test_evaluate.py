@@ -89,12 +89,63 @@ def test_human_and_heuristic_baselines(models: tuple[str, str]) -> None:
         good,
         data,
         label="churned",
-        human="annotator",
-        heuristic=lambda df: (df["support_calls"] > 3).astype(int),
+        baselines={
+            "human": "annotator",
+            "heuristic": lambda df: (df["support_calls"] > 3).astype(int),
+        },
         n_bootstrap=20,
     )
     assert {"random", "zero_rule", "human", "heuristic"} <= set(report.baselines)
     assert report.lift["human"]["accuracy"] < 0  # the annotator beats the model
+    with pytest.raises(InvalidArgumentError, match="unknown baseline kind"):
+        headway.evaluate(good, data, label="churned", baselines={"oracle": "annotator"})
+
+
+def test_tags_slice_the_data_and_rank_the_error_analysis(models: tuple[str, str]) -> None:
+    bad = FailsOnPremium(headway.load_model(models[0]).native)
+    data = headway.make_churn(3000, seed=8)
+    rng = np.random.default_rng(1)
+    data["annotator"] = np.where(rng.random(3000) < 0.03, 1 - data["churned"], data["churned"])
+    data["premium_customer"] = data["plan"] == "premium"  # a tag column, not a feature
+    report = headway.evaluate(
+        bad,
+        data,
+        label="churned",
+        tags={
+            "premium_customer": "premium_customer",
+            "long_tenure": lambda df: df.tenure_months > 36,
+        },
+        baselines={"human": "annotator"},
+        n_bootstrap=20,
+    )
+    assert {"tag=premium_customer", "tag=long_tenure"} <= {s.name for s in report.slices}
+    first = report.error_analysis[0]
+    assert first.tag == "premium_customer" and first.potential_basis == "gap_to_human"
+    assert first.human_accuracy is not None and first.gap_to_human is not None
+    assert first.gap_to_human > 0.2 and first.potential > report.error_analysis[1].potential
+    assert EvaluationReport.from_json(report.to_json()) == report
+
+
+def test_behavioural_tests_and_fairness_are_in_the_report(models: tuple[str, str]) -> None:
+    good = models[0]
+    bad = FailsOnPremium(headway.load_model(good).native)
+    data = headway.make_churn(2000, seed=9)
+    tests = [
+        {"kind": "invariance", "column": "plan", "values": ["basic", "premium"]},
+        {"kind": "directional", "column": "support_calls", "delta": 2.0},
+        {"kind": "perturbation", "columns": ["monthly_charges"], "noise": 0.01},
+    ]
+    fine = headway.evaluate(
+        good, data, label="churned", behaviour=tests[1:], sensitive="plan", n_bootstrap=20
+    )
+    assert [b.passed for b in fine.behaviour] == [True, True]
+    assert {g.group for g in fine.fairness["plan"].groups} == {"basic", "standard", "premium"}
+    flips = headway.evaluate(bad, data, label="churned", behaviour=tests[:1], n_bootstrap=20)
+    (invariant,) = flips.behaviour
+    assert not invariant.passed and invariant.violation_rate > 0.1 and invariant.examples
+    assert EvaluationReport.from_json(fine.to_json()) == fine
+    with pytest.raises(InvalidArgumentError, match="needs a 'kind'"):
+        headway.evaluate(good, data, label="churned", behaviour=[{"column": "plan"}])
 
 
 def test_inside_a_run_the_report_is_stored(models: tuple[str, str]) -> None:
@@ -202,10 +253,24 @@ def test_model_card_is_rendered_stored_and_written_by_the_cli(
     with pytest.raises(InvalidArgumentError, match="has not been evaluated"):
         headway.model_card(good)
     data = headway.make_churn(2000, seed=8)
-    report = headway.evaluate(good, data, label="churned", slices=["plan"], n_bootstrap=30)
+    data["premium_customer"] = data["plan"] == "premium"
+    report = headway.evaluate(
+        good,
+        data,
+        label="churned",
+        slices=["plan"],
+        tags=["premium_customer"],
+        behaviour=[{"kind": "invariance", "column": "region", "values": ["north", "south"]}],
+        sensitive="region",
+        n_bootstrap=30,
+    )
     headway.gate(report, "[thresholds]\nroc_auc = 0.6\n")
     card = headway.model_card(good)
     assert "## Metrics" in card.markdown and "plan=premium" in card.markdown
+    assert "## Error analysis by tag" in card.markdown and "| premium_customer |" in card.markdown
+    assert "| invariance: region in ['north', 'south'] | pass |" in card.markdown
+    assert "## Fairness by region" in card.markdown
+    assert "Potential overall improvement" in card.html and "Rates by region" in card.html
     assert "Promotion gate: blessed" in card.markdown
     assert "<script src=" not in card.html and "Calibration" in card.html
     files = {f.path for f in headway.get_model_version(good).files}
@@ -232,9 +297,22 @@ def test_model_card_is_rendered_stored_and_written_by_the_cli(
             "churned",
             "--resamples",
             "10",
+            "--tag",
+            "premium_customer",
+            "--sensitive",
+            "region",
+            "--invariant",
+            "region",
+            "--increases",
+            "support_calls",
+            "--noise",
+            "monthly_charges",
             "--html",
             str(tmp_path / "card.html"),
         ],
     )
     assert result.exit_code == 0, result.output
+    for title in ("error analysis by tag", "behavioural tests", "fairness by region"):
+        assert title in result.output
+    assert "directional: support_calls" in result.output
     assert "Model card: models:/churn/1" in (tmp_path / "card.html").read_text()

@@ -320,7 +320,11 @@ def directional(
         output = "proba" if hasattr(model, "predict_proba") else "predict"
     values = _numeric(table, col, "a directional test; pick a numeric column")
     change = f"{col} {delta:+g}"
-    raised = table.assign(**{col: values + delta})
+    moved_values: Any = values + delta
+    if pd.api.types.is_integer_dtype(table[col]) and float(delta).is_integer():
+        # An integral step keeps an integer column integer, as the model's signature expects.
+        moved_values = pd.Series(moved_values, index=table.index).astype(table[col].dtype)
+    raised = table.assign(**{col: moved_values})
     before, after = _outputs(model, [table, raised], output)
     moved = _numeric_output(after[0]) - _numeric_output(before)
     wrong_way = -moved if direction == "increase" else moved

@@ -11,6 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from headway.evaluate.analysis import TagAnalysis
+from headway.evaluate.behaviour import BehaviourResult
+from headway.evaluate.fairness import FairnessReport
 from headway.evaluate.metrics import MetricReport, PairedDifference, Task
 from headway.evaluate.slices import SliceFinding, SliceMetrics
 
@@ -65,7 +68,9 @@ class EvaluationReport:
     champion: ChampionComparison | None = None
     latency_p99_ms: float | None = None  # p99 of predict() time per batch
     size_bytes: int | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # analyses added by later steps
+    error_analysis: list[TagAnalysis] = field(default_factory=list)  # by potential, largest first
+    behaviour: list[BehaviourResult] = field(default_factory=list)
+    fairness: dict[str, FairnessReport] = field(default_factory=dict)  # sensitive column -> report
 
     def metric(self, name: str, scope: str = "overall") -> float:
         """A metric's value overall or on a named slice."""
@@ -90,7 +95,9 @@ class EvaluationReport:
             "champion": None if self.champion is None else self.champion.to_dict(),
             "latency_p99_ms": self.latency_p99_ms,
             "size_bytes": self.size_bytes,
-            "extras": self.extras,
+            "error_analysis": [t.to_dict() for t in self.error_analysis],
+            "behaviour": [b.to_dict() for b in self.behaviour],
+            "fairness": {k: f.to_dict() for k, f in self.fairness.items()},
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -114,7 +121,9 @@ class EvaluationReport:
             None if data["champion"] is None else ChampionComparison.from_dict(data["champion"]),
             data["latency_p99_ms"],
             data["size_bytes"],
-            data.get("extras", {}),
+            [TagAnalysis.from_dict(t) for t in data.get("error_analysis", [])],
+            [BehaviourResult.from_dict(b) for b in data.get("behaviour", [])],
+            {k: FairnessReport.from_dict(f) for k, f in data.get("fairness", {}).items()},
         )
 
     @classmethod

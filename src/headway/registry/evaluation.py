@@ -20,17 +20,22 @@ import pandas as pd
 from headway._tabular import to_pandas
 from headway.errors import InvalidArgumentError
 from headway.evaluate import (
-    baselines as make_baselines,
-)
-from headway.evaluate import (
+    BehaviourResult,
+    FairnessReport,
     compute_metrics,
     define_slices,
     detect_task,
+    directional,
+    error_analysis,
+    fairness,
     find_slices,
+    invariance,
     lift,
     paired_bootstrap_diff,
+    perturbation,
     slice_metrics,
 )
+from headway.evaluate import baselines as make_baselines
 from headway.evaluate.gates import GateOutcome, GatePolicy
 from headway.evaluate.gates import gate as decide
 from headway.evaluate.metrics import Task
@@ -69,9 +74,10 @@ def evaluate(
     task: Task | None = None,
     *,
     slices: Sequence[str] | Mapping[str, Callable[[pd.DataFrame], Any]] | None = None,
-    heuristic: Callable[[pd.DataFrame], Any] | None = None,
-    human: str | None = None,
-    existing: str | None = None,
+    baselines: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | Mapping[str, Any] | None = None,
+    behaviour: Sequence[Mapping[str, Any] | Callable[[Any, pd.DataFrame], Any]] = (),
+    sensitive: str | Sequence[str] = (),
     champion: str | None = None,
     find: bool = True,
     n_bootstrap: int = 200,
@@ -88,9 +94,23 @@ def evaluate(
     slices
         Columns to slice by (one slice per value, numeric columns binned) or a mapping of
         name -> predicate ``df -> mask``.
-    heuristic, human, existing
-        Extra baselines: a rule ``df -> predictions``, the column holding a second
-        annotator's labels (human-level performance), and the URI of a model in use.
+    baselines
+        Baselines beyond random and zero-rule, by kind: ``"heuristic"`` (a rule
+        ``df -> predictions``), ``"human"`` (the column holding a second annotator's
+        labels: human-level performance) and ``"existing"`` (the URI of a model in use).
+    tags
+        Boolean tag columns of ``table`` (e.g. ``"blurry"``), or a mapping of tag name ->
+        column name, mask or predicate ``df -> mask``. Each tag becomes a slice
+        (``tag=blurry``) and a row of the error analysis table. Tag columns are not
+        passed to the model.
+    behaviour
+        Behavioural tests, each a mapping such as ``{"kind": "invariance", "column":
+        "sex", "values": ["F", "M"]}`` (the other keys are the keyword arguments of
+        :func:`headway.evaluate.perturbation`, ``invariance`` or ``directional``) or a
+        function ``(model, features) -> BehaviourResult``. They run on up to
+        10,000 rows sampled with ``seed``.
+    sensitive
+        Column(s) whose groups the fairness report compares (binary tasks).
     champion
         URI of the model to beat (``models:/churn@champion``): the report then holds paired
         bootstrap differences overall and on every slice.
@@ -103,26 +123,31 @@ def evaluate(
         raise InvalidArgumentError(
             f"label column {label!r} is not in the table; its columns are {list(df.columns)}"
         )
+    extra = _baseline_kinds(baselines)
+    human = extra.get("human")
+    tag_masks, tag_columns = _tags(df, tags)
     y = df[label].to_numpy()
-    features = df.drop(columns=[c for c in (label, human) if c is not None])
+    features = df.drop(columns=[label, *([human] if human else []), *tag_columns])
     predictor, uri, size = _resolve(model, ws)
     y_pred, y_score = _predict(predictor, features)
     task = task or detect_task(y, y_score)
     overall = compute_metrics(y, y_pred, y_score, task, n_bootstrap=n_bootstrap, seed=seed)
     existing_pred = None
-    if existing is not None:
-        e_pred, e_score = _predict(_resolve(existing, ws)[0], features)
+    if "existing" in extra:
+        e_pred, e_score = _predict(_resolve(extra["existing"], ws)[0], features)
         existing_pred = e_pred if task == "regression" or e_score is None else e_score
+    human_labels = None if human is None else _column(df, human, "human")
     base = make_baselines(
         y,
         task,
         seed=seed,
         n_bootstrap=n_bootstrap,
-        heuristic=None if heuristic is None else np.asarray(heuristic(features)),
-        human=None if human is None else _column(df, human, "human"),
+        heuristic=None if "heuristic" not in extra else np.asarray(extra["heuristic"](features)),
+        human=human_labels,
         existing=existing_pred,
     )
     masks = define_slices(df, slices) if slices else {}
+    masks.update({f"tag={t}": m for t, m in tag_masks.items()})
     report = EvaluationReport(
         model=uri,
         task=task,
@@ -146,6 +171,13 @@ def evaluate(
         ),
         latency_p99_ms=_latency_p99_ms(predictor, features),
         size_bytes=size,
+        error_analysis=(
+            error_analysis(y, y_pred, tag_masks, human=human_labels)
+            if tag_masks and task != "regression"
+            else []
+        ),
+        behaviour=_behaviour(predictor, features, behaviour, seed),
+        fairness=_fairness(df, y, y_pred, task, sensitive),
     )
     if uri.startswith("models:/"):  # the latest evaluation travels with the version
         _attach(ws, uri, EVALUATION_ARTIFACT, report.to_json())
@@ -156,6 +188,100 @@ def evaluate(
             {f"{name}.{k}": m.value for k, m in overall.metrics.items() if np.isfinite(m.value)}
         )
     return report
+
+
+_BASELINE_KINDS = ("heuristic", "human", "existing")
+_BEHAVIOUR: dict[str, Callable[..., BehaviourResult]] = {
+    "perturbation": perturbation,
+    "invariance": invariance,
+    "directional": directional,
+}
+BEHAVIOUR_ROWS = 10_000
+
+
+def _baseline_kinds(baselines: Mapping[str, Any] | None) -> dict[str, Any]:
+    given = dict(baselines or {})
+    unknown = sorted(set(given) - set(_BASELINE_KINDS))
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown baseline kind(s) {unknown}; use {list(_BASELINE_KINDS)} (random and "
+            "zero_rule are always computed)"
+        )
+    if "heuristic" in given and not callable(given["heuristic"]):
+        raise InvalidArgumentError("baselines['heuristic'] must be a function df -> predictions")
+    if "human" in given and not isinstance(given["human"], str):
+        raise InvalidArgumentError("baselines['human'] must name the second annotator's column")
+    return given
+
+
+def _tags(
+    df: pd.DataFrame, tags: Sequence[str] | Mapping[str, Any] | None
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Tag name -> boolean mask, and the table columns that held tags (kept from the model)."""
+    if not tags:
+        return {}, []
+    spec = dict(tags) if isinstance(tags, Mapping) else {t: t for t in tags}
+    masks, columns = {}, []
+    for tag, source in spec.items():
+        if isinstance(source, str):
+            values = _column(df, source, f"tag {tag!r}")
+            columns.append(source)
+        else:
+            values = np.asarray(source(df) if callable(source) else source)
+        if values.shape != (len(df),):
+            raise InvalidArgumentError(
+                f"tag {tag!r} must give one value per row ({len(df)}), got shape {values.shape}"
+            )
+        try:
+            masks[tag] = pd.Series(values).fillna(False).astype(bool).to_numpy()
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"tag {tag!r} must be boolean (or 0/1) per row: {exc}"
+            ) from exc
+    return masks, columns
+
+
+def _behaviour(
+    model: Any,
+    X: pd.DataFrame,
+    tests: Sequence[Mapping[str, Any] | Callable[[Any, pd.DataFrame], Any]],
+    seed: int,
+) -> list[BehaviourResult]:
+    sample = X.sample(n=BEHAVIOUR_ROWS, random_state=seed) if len(X) > BEHAVIOUR_ROWS else X
+    results = []
+    for test in tests:
+        if callable(test):
+            result = test(model, sample)
+        else:
+            options = dict(test)
+            kind = options.pop("kind", None)
+            if kind not in _BEHAVIOUR:
+                raise InvalidArgumentError(
+                    f"behavioural test {test!r} needs a 'kind' among {sorted(_BEHAVIOUR)}"
+                )
+            try:
+                result = _BEHAVIOUR[kind](model, sample, **options)
+            except TypeError as exc:
+                raise InvalidArgumentError(f"behavioural test {test!r}: {exc}") from exc
+        if not isinstance(result, BehaviourResult):
+            raise InvalidArgumentError(
+                f"behavioural test {test!r} returned {type(result).__name__}, not a "
+                "BehaviourResult; build it with headway.evaluate.perturbation/invariance/"
+                "directional"
+            )
+        results.append(result)
+    return results
+
+
+def _fairness(
+    df: pd.DataFrame, y: np.ndarray, y_pred: np.ndarray, task: Task, sensitive: str | Sequence[str]
+) -> dict[str, FairnessReport]:
+    columns = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    if columns and task != "binary":
+        raise InvalidArgumentError(
+            f"fairness rates (selection, TPR, FPR) need a binary task; this one is {task}"
+        )
+    return {c: fairness(y, y_pred, _column(df, c, "sensitive")) for c in columns}
 
 
 def _resolve(model: Any, ws: Workspace) -> tuple[Any, str, int | None]:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from headway.evaluate.fairness import RATES
 from headway.evaluate.gates import GateOutcome
 from headway.evaluate.report import EvaluationReport
 from headway.reports.render import _div, _page
@@ -28,6 +29,18 @@ def _caveats(report: EvaluationReport, outcome: GateOutcome | None) -> list[str]
             f"Weakest slice found: {worst.name} ({worst.rows:,} rows, error rate "
             f"{worst.error_rate:.3f} vs {worst.rest_error_rate:.3f} elsewhere)."
         )
+    failed = [b.name for b in report.behaviour if not b.passed]
+    if failed:
+        notes.append("Failed behavioural tests: " + "; ".join(failed) + ".")
+    for column, f in report.fairness.items():
+        ratio = f.ratios["selection_rate"]
+        if ratio is not None and ratio < 0.8:  # the "four-fifths rule" of US hiring practice
+            notes.append(
+                f"Selection rates by {column} differ: the smallest is {ratio:.0%} of the "
+                "largest (below the four-fifths rule of thumb)."
+            )
+    if not report.behaviour:
+        notes.append("No behavioural tests were run.")
     if outcome is not None and not outcome.blessed:
         notes.append(
             "Not blessed by its promotion gate: " + "; ".join(c.reason for c in outcome.failures)
@@ -86,11 +99,108 @@ def card_markdown(
             f"| {f.name} | {f.rows:,} | {f.error_rate:.3f} | {f.rest_error_rate:.3f} |"
             for f in report.findings
         ]
+    lines += _analysis_markdown(report)
     if outcome is not None:
         lines += ["", f"## Promotion gate: {'blessed' if outcome.blessed else 'not blessed'}", ""]
         lines += [f"- {'pass' if c.passed else 'FAIL'}: {c.reason}" for c in outcome.checks]
     lines += ["", "## Caveats", ""] + [f"- {c}" for c in _caveats(report, outcome)]
     return "\n".join(lines) + "\n"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _analysis_markdown(report: EvaluationReport) -> list[str]:
+    """Error analysis, behavioural tests and fairness, for the Markdown card."""
+    lines: list[str] = []
+    if report.error_analysis:
+        lines += [
+            "",
+            "## Error analysis by tag (sorted by potential improvement)",
+            "",
+            "| tag | rows | share of data | share of errors | error rate | accuracy "
+            "| human accuracy | gap to human | potential |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t.tag} | {t.rows:,} | {t.share_of_data:.3f} | {t.share_of_errors:.3f} "
+            f"| {_rate(t.error_rate)} | {_rate(t.accuracy)} | {_rate(t.human_accuracy)} "
+            f"| {_rate(t.gap_to_human)} | {t.potential:.4f} |"
+            for t in report.error_analysis
+        ]
+    if report.behaviour:
+        lines += [
+            "",
+            "## Behavioural tests",
+            "",
+            "| test | result | violating rows | tolerance | example |",
+            "|---|---|---|---|---|",
+        ]
+        for b in report.behaviour:
+            example = (
+                ""
+                if not b.examples
+                else f"row {b.examples[0].row}: {b.examples[0].before} -> "
+                f"{b.examples[0].after} ({b.examples[0].change})"
+            )
+            lines.append(
+                f"| {b.name} | {'pass' if b.passed else 'FAIL'} | {b.violation_rate:.3f} "
+                f"| {b.threshold:.3f} | {example} |"
+            )
+    for column, f in report.fairness.items():
+        lines += [
+            "",
+            f"## Fairness by {column} (positive label {f.positive_label!r})",
+            "",
+            "| group | rows | selection rate | true positive rate | false positive rate |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {g.group} | {g.count:,} | {g.selection_rate:.3f} "
+            f"| {_rate(g.true_positive_rate)} | {_rate(g.false_positive_rate)} |"
+            for g in f.groups
+        ]
+        lines.append(
+            "| largest gap | | "
+            + " | ".join(_rate(f.gaps[r]) for r in RATES)
+            + " |\n| smallest ratio | | "
+            + " | ".join(_rate(f.ratios[r]) for r in RATES)
+            + " |"
+        )
+    return lines
+
+
+def _errors_chart(report: EvaluationReport) -> str:
+    if not report.error_analysis:
+        return ""
+    rows = report.error_analysis
+    fig = go.Figure(go.Bar(x=[t.potential for t in rows], y=[t.tag for t in rows], orientation="h"))
+    fig.update_layout(
+        title="Potential overall improvement by tag",
+        xaxis_title="accuracy gained by closing the tag's gap",
+        yaxis_autorange="reversed",
+    )
+    return _div(fig)
+
+
+def _fairness_charts(report: EvaluationReport) -> dict[str, str]:
+    """One grouped bar chart of the rates per group, for each sensitive column."""
+    charts = {}
+    for column, f in report.fairness.items():
+        fig = go.Figure(
+            [
+                go.Bar(
+                    name=rate.replace("_", " "),
+                    x=[str(g.group) for g in f.groups],
+                    y=[getattr(g, rate) for g in f.groups],
+                )
+                for rate in RATES
+            ]
+        )
+        fig.update_layout(barmode="group", title=f"Rates by {column}", yaxis_range=[0, 1])
+        charts[column] = _div(fig)
+    return charts
 
 
 def card_html(
@@ -162,5 +272,7 @@ def card_html(
         metrics_chart=_div(chart),
         calibration_chart=calibration,
         slices_chart=slices_chart,
+        errors_chart=_errors_chart(report),
+        fairness_charts=_fairness_charts(report),
         caveats=_caveats(report, outcome),
     )
