@@ -1,3 +1,4 @@
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,27 @@ def test_a_store_uri_that_is_not_a_url_is_refused(tmp_path: Path) -> None:
     (tmp_path / "headway.toml").write_text('[store]\nuri = "ledger.db"\n')
     with pytest.raises(ConfigError, match="not a SQLAlchemy URL"):
         load_settings(tmp_path, env={})
+
+
+def test_the_log_root_defaults_to_the_state_folder(tmp_path: Path) -> None:
+    ws = headway.init(tmp_path / "p")
+    try:
+        settings = tomllib.loads((tmp_path / "p" / "headway.toml").read_text())
+        assert settings["serving"]["log_root"] == ".headway/logs"
+        assert ws.log_root == tmp_path / "p" / ".headway" / "logs"
+    finally:
+        ws.close()
+
+
+def test_the_log_root_resolves_against_the_project_dir_and_the_environment_wins(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "headway.toml").write_text('[serving]\nlog_root = "../shared/logs"\n')
+    assert load_settings(tmp_path, env={}).log_root == str(tmp_path.parent / "shared/logs")
+    env = {"HEADWAY_LOG_ROOT": "/var/log/headway"}
+    assert load_settings(tmp_path, env=env).log_root == "/var/log/headway"
+
+
+def test_a_log_root_url_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs a local folder"):
+        load_settings(tmp_path, env={"HEADWAY_LOG_ROOT": "s3://bucket/logs"})

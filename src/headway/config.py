@@ -20,6 +20,7 @@ __all__ = ["CONFIG_FILE", "DEFAULT_TOML", "Settings", "find_project_dir", "load_
 
 CONFIG_FILE = "headway.toml"
 STATE_DIR = ".headway"
+DEFAULT_LOG_ROOT = ".headway/logs"
 
 DEFAULT_TOML = """\
 # Headway workspace settings. HEADWAY_* environment variables override these.
@@ -34,6 +35,11 @@ uri = "sqlite:///.headway/headway.db"
 # Folder or fsspec URL for content-addressed blobs (HEADWAY_ARTIFACT_ROOT).
 # For a team: "s3://bucket/headway", with [artifacts.storage_options] for the endpoint.
 root = ".headway/artifacts"
+
+[serving]
+# Folder for the prediction and feedback logs (HEADWAY_LOG_ROOT). A local folder: the
+# log appends files and renames them into place. Point every server worker at the same one.
+log_root = ".headway/logs"
 
 [auth]
 # Bearer token required by write and admin endpoints when set (HEADWAY_TOKEN).
@@ -50,6 +56,13 @@ class Settings:
     artifact_root: str
     token: str | None = None
     storage_options: Mapping[str, Any] = field(default_factory=dict)
+    log_root: str = ""  # empty: the default folder in the project's state folder
+
+    def __post_init__(self) -> None:
+        if not self.log_root:
+            object.__setattr__(
+                self, "log_root", str((self.project_dir / DEFAULT_LOG_ROOT).resolve())
+            )
 
     @property
     def config_file(self) -> Path:
@@ -79,21 +92,26 @@ def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Se
     store = _section(doc, "store", path)
     artifacts = _section(doc, "artifacts", path)
     auth = _section(doc, "auth", path)
+    serving = _section(doc, "serving", path)
     uri = env.get("HEADWAY_STORE_URI") or store.get("uri") or "sqlite:///.headway/headway.db"
     root = env.get("HEADWAY_ARTIFACT_ROOT") or artifacts.get("root") or ".headway/artifacts"
     token = env.get("HEADWAY_TOKEN", auth.get("token")) or None
+    log_root = env.get("HEADWAY_LOG_ROOT") or serving.get("log_root") or DEFAULT_LOG_ROOT
     options = artifacts.get("storage_options", {})
     if not isinstance(uri, str) or not isinstance(root, str) or not isinstance(options, dict):
         raise ConfigError(
             f"{path}: store.uri and artifacts.root must be strings and "
             "artifacts.storage_options a table; see docs/configuration.md"
         )
+    if not isinstance(log_root, str):
+        raise ConfigError(f"{path}: serving.log_root must be a string, got {log_root!r}")
     return Settings(
         project_dir=project_dir,
         store_uri=_resolve_store_uri(uri, project_dir),
         artifact_root=_resolve_artifact_root(root, project_dir),
         token=token,
         storage_options=options,
+        log_root=_resolve_log_root(log_root, project_dir),
     )
 
 
@@ -119,4 +137,13 @@ def _resolve_store_uri(uri: str, project_dir: Path) -> str:
 def _resolve_artifact_root(root: str, project_dir: Path) -> str:
     if "://" in root:
         return root
+    return str((project_dir / root).resolve())
+
+
+def _resolve_log_root(root: str, project_dir: Path) -> str:
+    if "://" in root:
+        raise ConfigError(
+            f"serving.log_root {root!r} is a URL, but the prediction log needs a local folder "
+            "(it appends files and renames them into place); use a path such as '.headway/logs'"
+        )
     return str((project_dir / root).resolve())

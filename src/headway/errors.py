@@ -11,6 +11,7 @@ HeadwayError
 ├── ArtifactError          the artifact store cannot read or write a blob
 │   └── ChecksumMismatchError  a blob's bytes do not match its sha256
 ├── PromotionRefusedError  a version that did not pass its gate cannot become champion
+├── RevisionConflictError  a deployment changed while another change was being made
 └── ModelError             a model cannot be packaged, loaded or called
     ├── FlavorError        no flavor fits the model, or its library is missing
     ├── UnsafeModelError   loading would execute untrusted code; pass trust explicitly
@@ -29,6 +30,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "PromotionRefusedError",
+    "RevisionConflictError",
     "SignatureError",
     "StoreError",
     "StoreVersionError",
@@ -70,6 +72,10 @@ class ChecksumMismatchError(ArtifactError):
 
 class PromotionRefusedError(HeadwayError):
     """The version is not blessed by its promotion gate; pass force=True to override."""
+
+
+class RevisionConflictError(HeadwayError):
+    """Another writer appended a deployment revision first; read it again and retry."""
 
 
 class ModelError(HeadwayError):

@@ -47,6 +47,11 @@ class Workspace:
         return self.settings.project_dir
 
     @property
+    def log_root(self) -> Path:
+        """The folder of the prediction and feedback logs (see :mod:`headway.serving.log`)."""
+        return Path(self.settings.log_root)
+
+    @property
     def cache_dir(self) -> Path:
         """Local copies of model files, verified on the way in: in the workspace's state
         folder, or the user cache when the workspace is configured by environment only."""

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from headway.cli import data, evaluate, models, runs, workspace  # noqa: F401  (registers commands)
+from headway.cli import (  # noqa: F401  (registers commands)
+    data,
+    deploy,
+    evaluate,
+    logs,
+    models,
+    review,
+    runs,
+    serve,
+    workspace,
+)
 from headway.cli._app import app
 
 __all__ = ["app", "main"]

@@ -15,6 +15,8 @@ __all__ = [
     "Metric",
     "ModelVersion",
     "RegisteredModel",
+    "ReviewItem",
+    "Revision",
     "RunRecord",
 ]
 
@@ -144,3 +146,32 @@ class Edge(_Record):
     dst_id: str
     kind: str
     created_at: int
+
+
+@dataclass(frozen=True)
+class Revision(_Record):
+    """One revision of a deployment: its whole configuration, who changed it and why."""
+
+    deployment: str
+    number: int
+    config: dict[str, Any]
+    created_at: int
+    created_by: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ReviewItem(_Record):
+    """A request in the review queue, with the model's advice and the human's decision."""
+
+    request_id: str
+    deployment: str
+    revision: int
+    created_at: int
+    reason: str
+    inputs: dict[str, Any]
+    advice: dict[str, Any] | None
+    status: str
+    decision: dict[str, Any] | None
+    decided_at: int | None
+    decided_by: str | None

@@ -194,3 +194,42 @@ lineage_edges = Table(
     UniqueConstraint("src_type", "src_id", "dst_type", "dst_id", "kind"),
     Index("ix_lineage_dst", "dst_type", "dst_id"),
 )
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250)),
+    Column("description", Text, nullable=False, default=""),
+)
+
+# A deployment's configuration over time: append-only; the highest number is active.
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("deployment", String(250), ForeignKey("deployments.name"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("config", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250)),
+    Column("reason", Text),
+)
+
+# Requests waiting for (or answered by) a human: deferred, assisted or fully manual.
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("deployment", String(250), ForeignKey("deployments.name"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),  # human | assist | low_confidence
+    Column("inputs", JSON, nullable=False),
+    Column("advice", JSON),  # the model's prediction and confidence, when it ran
+    Column("status", String(16), nullable=False),  # pending | decided
+    Column("decision", JSON),
+    Column("decided_at", BigInteger),
+    Column("decided_by", String(250)),
+    Index("ix_review_items_deployment_status", "deployment", "status", "created_at"),
+)

@@ -1,0 +1,318 @@
+"""The prediction server's HTTP interface: three protocols over one data plane.
+
+=============================================  ============================================
+``GET /v2/health/live``, ``/v2/health/ready``   Open Inference Protocol v2 (KServe v2,
+``GET /v2``, ``GET /v2/models/{name}[/ready]``  Triton, MLServer) over REST: metadata and
+``POST /v2/models/{name}/infer``                inference with its tensor JSON
+``POST /invocations``, ``GET /ping``            MLflow's scoring protocol
+``POST /predict``                               Headway's: records or columns in; predictions,
+                                                probabilities, request id, version out
+``POST /feedback``                              ground-truth labels for request ids
+``GET /review``, ``POST /review/{request_id}``  the review queue of human-in-the-loop modes
+``POST /admin/reload``, ``GET /admin/status``   apply the newest revision now; what is served
+``GET /metrics``                                Prometheus metrics
+=============================================  ============================================
+
+Bad requests get 400, 404, 415 or 422 with a message naming the problem, never a 5xx; a
+full queue gets 503 with ``Retry-After``. When a token is configured (``HEADWAY_TOKEN``),
+feedback, review and admin endpoints require ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from headway import __version__
+from headway.errors import HeadwayError, NotFoundError, SignatureError
+from headway.serving import codec
+from headway.serving.batcher import Overloaded
+from headway.serving.codec import RequestError
+from headway.serving.feedback import parse_decision, parse_feedback
+from headway.serving.metrics import CONTENT_TYPE_LATEST
+from headway.serving.review import decide, list_pending
+from headway.serving.server import Answer, DataPlane, ServeOptions
+from headway.workspace import Workspace
+
+__all__ = ["create_app"]
+
+JSON = "application/json"
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return _json(codec.infer_error(message), status, headers)
+
+
+def create_app(workspace: Workspace, target: str, options: ServeOptions | None = None) -> Starlette:
+    """The ASGI app serving ``target``: a deployment name or a ``models:/`` URI."""
+    plane = DataPlane(workspace, target, options or ServeOptions())
+    token = workspace.settings.token or None
+
+    def guarded(endpoint: str, handler: Handler, protected: bool = False) -> Handler:
+        """Map errors to 4xx/503, check the token, and count every answer."""
+
+        async def run(request: Request) -> Response:
+            start = time.perf_counter()
+            if protected and token and not _authorized(request, token):
+                response = _error(
+                    "this endpoint needs 'Authorization: Bearer <token>' with the server's "
+                    "HEADWAY_TOKEN",
+                    401,
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            else:
+                try:
+                    response = await handler(request)
+                except RequestError as exc:
+                    response = _error(str(exc), exc.status)
+                except SignatureError as exc:
+                    response = _error(str(exc), 422)
+                except NotFoundError as exc:
+                    response = _error(str(exc), 404)
+                except Overloaded:
+                    plane.metrics.overloaded.labels(plane.name).inc()
+                    response = _error(
+                        "the server is at capacity; retry shortly", 503, {"Retry-After": "1"}
+                    )
+                except HeadwayError as exc:
+                    response = _error(str(exc), 400)
+            status = response.status_code
+            route = response.headers.get("x-headway-route", "-")
+            plane.metrics.requests.labels(plane.name, route, endpoint, str(status)).inc()
+            if status >= 400:
+                plane.metrics.errors.labels(plane.name, endpoint, str(status)).inc()
+            plane.metrics.latency.labels(plane.name, route).observe(time.perf_counter() - start)
+            return response
+
+        return run
+
+    async def serve(
+        request: Request, inputs: codec.Inputs, key: str | None, request_id: str | None
+    ) -> Answer:
+        if not plane.ready:
+            raise Overloaded("still loading")
+        return await plane.predict(inputs, request_id or plane.new_request_id(), key)
+
+    async def predict(request: Request) -> Response:
+        parsed = codec.parse_predict(await request.body(), plane.signature)
+        answer = await serve(request, parsed.inputs, parsed.key, parsed.request_id)
+        body: dict[str, Any] = {
+            "request_id": answer.request_id,
+            "model_version": answer.model_version,
+            "route": answer.route,
+        }
+        outputs = answer.outputs
+        if answer.deferred:
+            body.update(deferred=True, predictions=None, review=f"/review/{answer.request_id}")
+        elif outputs is not None:
+            body["predictions"] = outputs.prediction
+            if outputs.probabilities is not None:
+                body["probabilities"] = outputs.probabilities
+                body["classes"] = outputs.classes
+        if answer.advice:
+            body.update(advice=True, review=f"/review/{answer.request_id}")
+        if answer.fallback:
+            body["fallback"] = True
+        return _json(codec.encode_json(body), headers={"x-headway-route": answer.route})
+
+    async def invocations(request: Request) -> Response:
+        inputs = codec.parse_invocations(
+            await request.body(), request.headers.get("content-type"), plane.signature
+        )
+        answer = await serve(request, inputs, None, None)
+        assert answer.outputs is not None
+        return _json(
+            codec.encode_invocations(answer.outputs.prediction),
+            headers={"x-headway-route": answer.route, "x-request-id": answer.request_id},
+        )
+
+    async def infer(request: Request) -> Response:
+        _check_model(request, plane)
+        parsed = codec.parse_infer(
+            await request.body(),
+            plane.signature,
+            _header_length(request.headers.get("inference-header-content-length")),
+        )
+        answer = await serve(request, parsed.inputs, None, parsed.request_id)
+        assert answer.outputs is not None
+        tensors = [("predict", answer.outputs.prediction)]
+        if answer.outputs.probabilities is not None:
+            tensors.append(("predict_proba", answer.outputs.probabilities))
+        if parsed.outputs:
+            tensors = [t for t in tensors if t[0] in parsed.outputs]
+        version = answer.model_version.rsplit("/", 1)[-1]
+        return _json(
+            codec.encode_infer(plane.name, version, answer.request_id, tensors),
+            headers={"x-headway-route": answer.route},
+        )
+
+    async def live(request: Request) -> Response:
+        return _json(b'{"live":true}')
+
+    async def ready(request: Request) -> Response:
+        return _json(b'{"ready":true}') if plane.ready else _error("loading models", 503)
+
+    async def server_metadata(request: Request) -> Response:
+        return _json(
+            codec.encode_json(
+                {"name": "headway", "version": __version__, "extensions": ["binary_tensor_data"]}
+            )
+        )
+
+    async def model_metadata(request: Request) -> Response:
+        _check_model(request, plane)
+        version = plane.primary.uri.rsplit("/", 1)[-1]
+        meta = codec.model_metadata(plane.name, [version], plane.signature)
+        if plane.primary.is_classifier and "outputs" not in (plane.signature or {}):
+            classes = len(plane.primary.classes or [])
+            meta["outputs"] = [
+                {"name": "predict", "datatype": "BYTES", "shape": [-1]},
+                {"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]},
+            ]
+        return _json(codec.encode_json(meta))
+
+    async def model_ready(request: Request) -> Response:
+        _check_model(request, plane)
+        return await ready(request)
+
+    async def feedback(request: Request) -> Response:
+        ids, labels = parse_feedback(await request.body())
+        plane.feedback.log(ids, labels, source="api")
+        return _json(codec.encode_json({"accepted": len(ids)}))
+
+    async def review_list(request: Request) -> Response:
+        limit = _int_param(request, "limit", 100)
+        items = list_pending(plane.name, limit, workspace=plane.ws)
+        return _json(codec.encode_json({"items": [i.to_dict() for i in items]}))
+
+    async def review_decide(request: Request) -> Response:
+        decision = parse_decision(await request.body())
+        item = decide(
+            request.path_params["request_id"],
+            decision["label"],
+            note=decision.get("note"),
+            user=decision.get("user"),
+            workspace=plane.ws,
+            feedback=plane.feedback,
+        )
+        return _json(codec.encode_json(item.to_dict()))
+
+    async def reload(request: Request) -> Response:
+        changed = await plane.refresh() if plane.is_deployment else False
+        return await status(request, changed)
+
+    async def status(request: Request, changed: bool | None = None) -> Response:
+        routing = plane.routing
+        body = {
+            "name": plane.name,
+            "revision": routing.revision,
+            "config": routing.config.to_dict(),
+            "queues": {uri: b.queue_depth for uri, b in routing.batchers.items()},
+            "log": None if plane.predictions is None else plane.predictions.stats.__dict__,
+        }
+        if changed is not None:
+            body["changed"] = changed
+        return _json(codec.encode_json(body))
+
+    async def metrics(request: Request) -> Response:
+        for uri, batcher in plane.routing.batchers.items():
+            plane.metrics.queue_depth.labels(plane.name, uri).set(batcher.queue_depth)
+        return Response(plane.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def ping(request: Request) -> Response:
+        return Response(b"\n", media_type=JSON) if plane.ready else _error("loading", 503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await plane.start()
+        try:
+            yield
+        finally:
+            await plane.stop()
+
+    g = guarded
+    routes = [
+        Route("/predict", g("predict", predict), methods=["POST"]),
+        Route("/invocations", g("invocations", invocations), methods=["POST"]),
+        Route("/ping", g("ping", ping), methods=["GET"]),
+        Route("/health", g("ping", ping), methods=["GET"]),
+        Route("/v2/health/live", g("live", live), methods=["GET"]),
+        Route("/v2/health/ready", g("ready", ready), methods=["GET"]),
+        Route("/v2", g("metadata", server_metadata), methods=["GET"]),
+        Route("/v2/models/{model}", g("metadata", model_metadata), methods=["GET"]),
+        Route("/v2/models/{model}/versions/{version}", g("metadata", model_metadata)),
+        Route("/v2/models/{model}/ready", g("ready", model_ready), methods=["GET"]),
+        Route("/v2/models/{model}/versions/{version}/ready", g("ready", model_ready)),
+        Route("/v2/models/{model}/infer", g("infer", infer), methods=["POST"]),
+        Route("/v2/models/{model}/versions/{version}/infer", g("infer", infer), methods=["POST"]),
+        Route("/feedback", g("feedback", feedback, True), methods=["POST"]),
+        Route("/review", g("review", review_list, True), methods=["GET"]),
+        Route("/review/{request_id}", g("review", review_decide, True), methods=["POST"]),
+        Route("/admin/reload", g("admin", reload, True), methods=["POST"]),
+        Route("/admin/status", g("admin", status, True), methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.plane = plane
+    return app
+
+
+def _authorized(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
+
+
+def _check_model(request: Request, plane: DataPlane) -> None:
+    name = request.path_params["model"]
+    if name != plane.name:
+        raise NotFoundError(f"this server serves model {plane.name!r}, not {name!r}")
+    version = request.path_params.get("version")
+    if version is not None and version != plane.primary.uri.rsplit("/", 1)[-1]:
+        raise NotFoundError(
+            f"{plane.name} serves version {plane.primary.uri.rsplit('/', 1)[-1]}, not {version}"
+        )
+
+
+def _header_length(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RequestError(
+            f"Inference-Header-Content-Length must be an integer, got {value!r}"
+        ) from None
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return max(1, min(int(raw), 10_000))
+    except ValueError:
+        raise RequestError(f"query parameter {name} must be an integer, got {raw!r}") from None
+
+
+def app_from_env() -> Starlette:
+    """The app for ``uvicorn --factory`` worker processes, configured by environment."""
+    import json
+
+    workspace = Workspace.open(os.environ.get("HEADWAY_PROJECT_DIR"))
+    options = ServeOptions(**json.loads(os.environ.get("HEADWAY_SERVE_OPTIONS", "{}")))
+    return create_app(workspace, os.environ["HEADWAY_SERVE_TARGET"], options)

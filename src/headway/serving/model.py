@@ -1,0 +1,129 @@
+"""A registered model held in a server's memory, predicting on parsed request inputs.
+
+The hot path avoids pandas: when every input column is numeric, a batch goes to the model
+as one float matrix, which for a small scikit-learn model is several times faster than a
+DataFrame. Whether the model accepts a matrix (a pipeline that selects columns by name
+does not) is found out once, on the first batch, by predicting both ways and comparing;
+the DataFrame path is always the reference.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from headway.errors import SignatureError
+from headway.registry.models import LoadedModel
+from headway.serving.codec import Inputs
+
+__all__ = ["Outputs", "ServedModel"]
+
+# scikit-learn warns when a model fitted on a DataFrame gets a matrix; the matrix path is
+# only taken after it was checked to give the same answers, so the warning is noise here.
+_FEATURE_NAMES = "X does not have valid feature names"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Predictions for a batch: labels or values, and class probabilities for classifiers."""
+
+    prediction: np.ndarray
+    probabilities: np.ndarray | None = None  # rows x classes
+    classes: list[Any] | None = None
+
+    @property
+    def confidence(self) -> np.ndarray | None:
+        """The probability of the predicted class (classifiers only)."""
+        return None if self.probabilities is None else self.probabilities.max(axis=1)
+
+    def take(self, start: int, stop: int) -> Outputs:
+        probabilities = None if self.probabilities is None else self.probabilities[start:stop]
+        return Outputs(self.prediction[start:stop], probabilities, self.classes)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Flat columns for the prediction log: ``prediction`` and ``proba_<class>``."""
+        out = {"prediction": self.prediction}
+        if self.probabilities is not None and self.classes is not None:
+            for i, label in enumerate(self.classes):
+                out[f"proba_{label}"] = self.probabilities[:, i]
+        return out
+
+
+class ServedModel:
+    """One model version in memory: thread-safe predict on :class:`Inputs`."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.uri = loaded.uri
+        self.signature = loaded.signature
+        native = loaded.native
+        self._predict = native.predict
+        self._proba = getattr(native, "predict_proba", None)
+        classes = getattr(native, "classes_", None)
+        self.classes = None if classes is None else list(np.asarray(classes).tolist())
+        self._matrix_ok: bool | None = None  # unknown until the first numeric batch
+        self._probe = threading.Lock()
+
+    @property
+    def is_classifier(self) -> bool:
+        return self._proba is not None
+
+    def predict(self, inputs: Inputs) -> Outputs:
+        features = self._features(inputs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_FEATURE_NAMES)
+            prediction = np.asarray(self._predict(features))
+            if self._proba is None:
+                return Outputs(prediction)
+            probabilities = np.asarray(self._proba(features), dtype=np.float64)
+        return Outputs(prediction, probabilities, self.classes)
+
+    def _features(self, inputs: Inputs) -> Any:
+        if inputs.tensor is not None:
+            return inputs.tensor
+        inputs = self._own_columns(inputs)
+        if self._matrix_ok is False:
+            return inputs.to_frame()
+        matrix = inputs.to_matrix()
+        if matrix is None:
+            return inputs.to_frame()
+        if self._matrix_ok is None:
+            with self._probe:
+                if self._matrix_ok is None:
+                    self._matrix_ok = self._same_answers(matrix, inputs)
+            if not self._matrix_ok:
+                return inputs.to_frame()
+        return matrix
+
+    def _own_columns(self, inputs: Inputs) -> Inputs:
+        """The columns this model takes, in its order: a shadow or canary may use fewer
+        columns than the primary whose signature parsed the request."""
+        spec = (self.signature or {}).get("inputs", {})
+        if spec.get("type") != "columns" or inputs.columns is None:
+            return inputs
+        names = [c["name"] for c in spec["columns"]]
+        if list(inputs.columns) == names:
+            return inputs
+        missing = [n for n in names if n not in inputs.columns]
+        if missing:
+            raise SignatureError(
+                f"{self.uri} needs column(s) {missing} that the request does not carry"
+            )
+        return Inputs(columns={n: inputs.columns[n] for n in names}, rows=inputs.rows)
+
+    def _same_answers(self, matrix: np.ndarray, inputs: Inputs) -> bool:
+        reference = np.asarray(self._predict(inputs.to_frame()))
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_FEATURE_NAMES)
+                fast = np.asarray(self._predict(matrix))
+        except Exception:  # the model needs column names; keep the DataFrame path
+            return False
+        return fast.shape == reference.shape and bool(np.all(fast == reference))
+
+    def __repr__(self) -> str:
+        return f"ServedModel({self.uri!r})"

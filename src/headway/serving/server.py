@@ -1,0 +1,410 @@
+"""The data plane of one server process: routes, models, batchers, logs, fallbacks.
+
+It loads its deployment from the ledger once, then serves from memory: if the metadata
+store goes away, requests are still answered. A poller looks for a new revision every
+``poll_interval`` seconds; a new one is applied by loading any new model versions first
+and then swapping the routing table in one assignment, so in-flight requests finish on
+the models they started on and none fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from headway.errors import HeadwayError
+from headway.registry.models import get_model_version, load_model
+from headway.serving import canary
+from headway.serving.batcher import Batcher, Overloaded, Pending
+from headway.serving.codec import Inputs
+from headway.serving.deployments import DeploymentConfig
+from headway.serving.log import FeedbackLog, PredictionLog
+from headway.serving.metrics import Metrics
+from headway.serving.model import Outputs, ServedModel
+from headway.serving.review import ReviewQueue
+from headway.store import deployments as repo
+from headway.workspace import Workspace
+
+__all__ = ["Answer", "DataPlane", "ServeOptions"]
+
+log = logging.getLogger("headway.serving")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How one server process batches, logs and follows its deployment."""
+
+    max_batch_size: int = 64
+    max_wait_ms: float = 0.0
+    max_queue_rows: int = 2048
+    poll_interval: float = 1.0
+    flush_interval: float = 1.0
+    log_predictions: bool = True
+    trusted: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the server answers one request with."""
+
+    request_id: str
+    model_version: str
+    route: str
+    outputs: Outputs | None
+    fallback: bool = False
+    deferred: bool = False  # partial/human automation: a person decides
+    advice: bool = False  # assist automation: the prediction is advice to a person
+    queued_for_review: bool = False
+
+
+@dataclass(frozen=True)
+class _Routing:
+    """One revision, ready: its config and a batcher per model version it uses."""
+
+    revision: int
+    config: DeploymentConfig
+    batchers: dict[str, Batcher] = field(default_factory=dict)
+
+
+class DataPlane:
+    """Serve a deployment (by name) or a single model (by ``models:/`` URI)."""
+
+    def __init__(self, workspace: Workspace, target: str, options: ServeOptions) -> None:
+        self.ws = workspace
+        self.target = target
+        self.options = options
+        self.is_deployment = not target.startswith("models:/")
+        self.name = (
+            target if self.is_deployment else get_model_version(target, workspace=workspace).name
+        )
+        self.metrics = Metrics()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self._models: dict[str, ServedModel] = {}
+        self._batchers: dict[str, Batcher] = {}
+        self._routing: _Routing | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        root = workspace.log_root
+        self.predictions = (
+            PredictionLog(root, flush_interval=options.flush_interval)
+            if options.log_predictions
+            else None
+        )
+        self.feedback = FeedbackLog(root, flush_interval=options.flush_interval)
+        # Batches are logged from a thread of their own, so building their Arrow columns
+        # never delays the next prediction.
+        self._log_queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._log_thread = threading.Thread(
+            target=self._log_batches, name="prediction-log", daemon=True
+        )
+        self._log_thread.start()
+        self.reviews = ReviewQueue(workspace) if self.is_deployment else None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._routing is not None
+
+    @property
+    def routing(self) -> _Routing:
+        if self._routing is None:
+            raise HeadwayError("the server is still loading its models")
+        return self._routing
+
+    @property
+    def signature(self) -> dict[str, Any] | None:
+        return self._models[self.routing.config.primary].signature
+
+    @property
+    def primary(self) -> ServedModel:
+        return self._models[self.routing.config.primary]
+
+    async def start(self) -> None:
+        revision, config = await asyncio.to_thread(self._read_active)
+        await self._apply(revision, config)
+        if self.is_deployment:
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        for batcher in self._batchers.values():
+            await batcher.close()
+        self._executor.shutdown(wait=True)
+        self._log_queue.put(None)
+        self._log_thread.join(timeout=10)
+        for stream in (self.predictions, self.feedback):
+            if stream is not None:
+                stream.close()
+        if self.reviews is not None:
+            self.reviews.close()
+
+    def _read_active(self) -> tuple[int, DeploymentConfig]:
+        if not self.is_deployment:
+            return 0, DeploymentConfig(
+                primary=get_model_version(self.target, workspace=self.ws).uri
+            )
+        with self.ws.store.read() as conn:
+            active = repo.revisions(conn, self.target, last=1)[-1]
+        return active.number, DeploymentConfig.from_dict(active.config)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.poll_interval)
+            try:
+                await self.refresh()
+                routing = self.routing
+                if routing.config.ramp is not None and self.predictions is not None:
+                    moved = await asyncio.to_thread(
+                        canary.tick, self.ws, self.name, routing.revision, routing.config
+                    )
+                    if moved is not None:
+                        log.warning("%s revision %s: %s", self.name, moved.number, moved.reason)
+                        await self.refresh()
+            except Exception:  # the control plane may be down; keep serving what we have
+                log.exception("could not check %s for a new revision", self.target)
+
+    async def refresh(self) -> bool:
+        """Apply the deployment's newest revision if it is not the one served; True if so."""
+        with self.ws.store.read() as conn:
+            number = repo.active_number(conn, self.target)
+        if number is None or number == self.routing.revision:
+            return False
+        revision, config = await asyncio.to_thread(self._read_active)
+        await self._apply(revision, config)
+        return True
+
+    async def _apply(self, revision: int, config: DeploymentConfig) -> None:
+        missing = [uri for uri in config.models if uri not in self._models]
+        for uri in missing:  # load first, swap after: requests never see a half state
+            loaded = await asyncio.to_thread(load_model, uri, self.options.trusted, None, self.ws)
+            self._models[uri] = ServedModel(loaded)
+        for uri in config.models:
+            if uri not in self._batchers:
+                self._batchers[uri] = Batcher(
+                    self._models[uri],
+                    self._executor,
+                    max_batch_size=self.options.max_batch_size,
+                    max_wait_ms=self.options.max_wait_ms,
+                    max_queue_rows=self.options.max_queue_rows,
+                    on_batch=self._on_batch,
+                )
+        self._routing = _Routing(
+            revision, config, {uri: self._batchers[uri] for uri in config.models}
+        )
+        log.info("serving %s revision %s: %s", self.name, revision, config.models)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def new_request_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def _route(self, routing: _Routing, key: str | None) -> tuple[str, str]:
+        config = routing.config
+        if config.canary and config.canary_weight > 0:
+            draw = (zlib.crc32(key.encode()) % 10_000) / 10_000 if key else random.random()
+            if draw < config.canary_weight:
+                return "canary", config.canary
+        return "primary", config.primary
+
+    async def predict(
+        self, inputs: Inputs, request_id: str, key: str | None = None, automate: bool = True
+    ) -> Answer:
+        """Answer one request: route it, predict (with fallback), apply automation."""
+        arrival = time.time()
+        routing = self.routing
+        config = routing.config
+        if automate and config.automation == "human":
+            self._background(self._shadow_for_review(routing, inputs, request_id, arrival))
+            return Answer(
+                request_id, config.primary, "review", None, deferred=True, queued_for_review=True
+            )
+        route, uri = self._route(routing, key)
+        answer = await self._answer(routing, route, uri, inputs, request_id, arrival)
+        if route == "canary":  # the primary on the same request, for the agreement gate
+            self._shadow(routing, config.primary, inputs, request_id, arrival)
+        for shadow in config.shadows:
+            self._shadow(routing, shadow, inputs, request_id, arrival)
+        if automate and config.automation in ("partial", "assist") and answer.outputs is not None:
+            return self._automate(routing, answer, inputs)
+        return answer
+
+    async def _answer(
+        self,
+        routing: _Routing,
+        route: str,
+        uri: str,
+        inputs: Inputs,
+        request_id: str,
+        arrival: float,
+    ) -> Answer:
+        timeout = routing.config.timeout_ms / 1000
+        future = routing.batchers[uri].submit(inputs, request_id, route, routing.revision, arrival)
+        try:
+            async with asyncio.timeout(timeout):
+                return Answer(request_id, uri, route, await future)
+        except Overloaded:
+            raise
+        except Exception as exc:  # timeout or model error: answer from the fallback
+            fallback = (
+                routing.config.primary if route == "canary" else routing.config.fallback_model
+            )
+            if fallback is None or fallback == uri:
+                raise
+            log.warning(
+                "%s failed on request %s (%r); answering from %s", uri, request_id, exc, fallback
+            )
+            self.metrics.fallbacks.labels(self.name, route).inc()
+            future = routing.batchers[fallback].submit(
+                inputs, request_id, "fallback", routing.revision, arrival
+            )
+            return Answer(request_id, fallback, "fallback", await future, fallback=True)
+
+    def _shadow(
+        self, routing: _Routing, uri: str, inputs: Inputs, request_id: str, arrival: float
+    ) -> None:
+        try:
+            future = routing.batchers[uri].submit(
+                inputs, request_id, "shadow", routing.revision, arrival
+            )
+        except Overloaded:  # shadows never hold up or fail real traffic
+            self.metrics.shadow_dropped.labels(self.name).inc()
+            return
+        future.add_done_callback(_ignore_result)
+
+    async def _shadow_for_review(
+        self, routing: _Routing, inputs: Inputs, request_id: str, arrival: float
+    ) -> None:
+        advice = None
+        with contextlib.suppress(Exception):
+            outputs = await routing.batchers[routing.config.primary].submit(
+                inputs, request_id, "shadow", routing.revision, arrival
+            )
+            advice = _advice(outputs)
+        assert self.reviews is not None
+        self.reviews.add(self.name, routing.revision, request_id, "human", inputs, advice)
+
+    def _automate(self, routing: _Routing, answer: Answer, inputs: Inputs) -> Answer:
+        assert self.reviews is not None and answer.outputs is not None
+        config = routing.config
+        confidence = answer.outputs.confidence
+        advice = _advice(answer.outputs)
+        if config.automation == "assist":
+            self.reviews.add(
+                self.name, routing.revision, answer.request_id, "assist", inputs, advice
+            )
+            return replace(answer, advice=True, queued_for_review=True)
+        if (
+            confidence is not None
+            and config.threshold is not None
+            and float(confidence.min()) < config.threshold
+        ):
+            self.reviews.add(
+                self.name, routing.revision, answer.request_id, "low_confidence", inputs, advice
+            )
+            return replace(answer, deferred=True, queued_for_review=True)
+        return answer
+
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- after each batch ------------------------------------------------------------------
+
+    def _on_batch(
+        self,
+        uri: str,
+        items: list[Pending],
+        outputs: Outputs | None,
+        error: BaseException | None,
+        seconds: float,
+    ) -> None:
+        """On the predict thread: hand the batch to the log thread, then get out of the way."""
+        self._log_queue.put((uri, items, outputs, error, time.time()))
+
+    def _log_batches(self) -> None:
+        """The log thread: build each batch's columns and append them to the log."""
+        while (batch := self._log_queue.get()) is not None:
+            try:
+                self._log_batch(*batch)
+            except Exception:
+                log.exception("could not log a batch of %s", batch[0])
+
+    def _log_batch(
+        self,
+        uri: str,
+        items: list[Pending],
+        outputs: Outputs | None,
+        error: BaseException | None,
+        done: float,
+    ) -> None:
+        rows = np.fromiter((i.inputs.rows for i in items), dtype=np.int64, count=len(items))
+        self.metrics.batch_size.labels(self.name, uri).observe(int(rows.sum()))
+        if self.predictions is None:
+            return
+        ids = _row_ids(items, rows)
+        arrival = np.repeat([i.arrival for i in items], rows)
+        inputs = Inputs.concat([i.inputs for i in items])
+        columns = inputs.columns if inputs.columns is not None else _tensor_columns(inputs)
+        self.predictions.log(
+            ids,
+            inputs=columns,
+            outputs=outputs.columns()
+            if outputs is not None
+            else {"prediction": pa.nulls(len(ids))},
+            deployment=self.name,
+            revision=np.repeat([i.revision for i in items], rows),
+            model_version=uri,
+            latency_ms=(done - arrival) * 1000,
+            route=np.repeat([i.route for i in items], rows),
+            status=200 if error is None else 500,
+            error=None if error is None else f"{type(error).__name__}: {error}",
+            time=(arrival * 1000).astype("datetime64[ms]"),
+        )
+
+
+def _ignore_result(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not warn about it
+
+
+def _advice(outputs: Outputs) -> dict[str, Any]:
+    confidence = outputs.confidence
+    return {
+        "prediction": outputs.prediction.tolist(),
+        "confidence": None if confidence is None else confidence.tolist(),
+    }
+
+
+def _row_ids(items: list[Pending], rows: np.ndarray) -> list[str]:
+    """One id per logged row: the request id, suffixed ``:i`` for multi-row requests."""
+    if bool((rows == 1).all()):
+        return [i.request_id for i in items]
+    return [
+        i.request_id if i.inputs.rows == 1 else f"{i.request_id}:{k}"
+        for i in items
+        for k in range(i.inputs.rows)
+    ]
+
+
+def _tensor_columns(inputs: Inputs) -> dict[str, np.ndarray]:
+    assert inputs.tensor is not None
+    flat = inputs.tensor.reshape(inputs.rows, -1)
+    return {f"x{j}": flat[:, j] for j in range(flat.shape[1])}
