@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
+import time
 
 import pytest
 from serving_helpers import MIXED, NUMERIC, eventually, running
@@ -99,8 +101,6 @@ def test_a_running_server_follows_switch_and_rollback_without_failing_requests(
 
 
 def _wait_for(answers: list[tuple[int, str]], version: str, after: str | None = None) -> None:
-    import time
-
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         seen = [v for _, v in answers]
@@ -163,11 +163,13 @@ def test_a_canary_failing_on_30_percent_is_rolled_back_in_its_first_step(
     dep.set_canary("ramped", "models:/churn/3", ramp=ramp, workspace=served)
     trusted = ServeOptions(flush_interval=0.05, poll_interval=0.1, trusted=True)
     rows = headway.make_churn(400, seed=11)[MIXED].to_dict(orient="records")
+    deadline = time.monotonic() + 60
     with running(served, "ramped", trusted) as client:
         answers = []
-        for i, record in enumerate(rows):
+        for i, record in enumerate(itertools.cycle(rows)):
             answers.append(client.post("/predict", json={"records": [record], "key": str(i)}))
-            if len(dep.list_revisions("ramped", workspace=served)) > 2:
+            revisions = len(dep.list_revisions("ramped", workspace=served))
+            if revisions > 2 or time.monotonic() > deadline:
                 break
         eventually(lambda: client.get("/admin/status").json()["config"]["canary"] is None)
     assert {a.status_code for a in answers} == {200}
@@ -182,11 +184,13 @@ def test_a_healthy_canary_is_ramped_and_promoted(served: Workspace) -> None:
     dep.create_deployment("promoted", "models:/churn/1", workspace=served)
     ramp = dep.Ramp(steps=(0.5, 1.0), min_requests=20, min_agreement=0.5)
     dep.set_canary("promoted", "models:/churn/4", ramp=ramp, workspace=served)
-    rows = headway.make_churn(2000, seed=12)[MIXED].to_dict(orient="records")
+    rows = headway.make_churn(500, seed=12)[MIXED].to_dict(orient="records")
+    deadline = time.monotonic() + 60
     with running(served, "promoted") as client:
-        for record in rows:
+        for record in itertools.cycle(rows):
             client.post("/predict", json={"records": [record]})
-            if len(dep.list_revisions("promoted", workspace=served)) >= 4:
+            revisions = len(dep.list_revisions("promoted", workspace=served))
+            if revisions >= 4 or time.monotonic() > deadline:
                 break
     reasons = [r.reason or "" for r in dep.list_revisions("promoted", workspace=served)]
     assert reasons[2].startswith("canary models:/churn/4 healthy at 50%, now 100%")

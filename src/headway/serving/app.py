@@ -21,6 +21,7 @@ feedback, review and admin endpoints require ``Authorization: Bearer <token>``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import os
 import time
@@ -62,6 +63,16 @@ def create_app(workspace: Workspace, target: str, options: ServeOptions | None =
     plane = DataPlane(workspace, target, options or ServeOptions())
     token = workspace.settings.token or None
 
+    @functools.cache
+    def counters(route: str, endpoint: str, status: int) -> tuple[Any, Any, Any]:
+        """The labelled metrics of one kind of answer, looked up once (labels() locks)."""
+        m, name, code = plane.metrics, plane.name, str(status)
+        return (
+            m.requests.labels(name, route, endpoint, code),
+            m.errors.labels(name, endpoint, code) if status >= 400 else None,
+            m.latency.labels(name, route),
+        )
+
     def guarded(endpoint: str, handler: Handler, protected: bool = False) -> Handler:
         """Map errors to 4xx/503, check the token, and count every answer."""
 
@@ -92,10 +103,11 @@ def create_app(workspace: Workspace, target: str, options: ServeOptions | None =
                     response = _error(str(exc), 400)
             status = response.status_code
             route = response.headers.get("x-headway-route", "-")
-            plane.metrics.requests.labels(plane.name, route, endpoint, str(status)).inc()
-            if status >= 400:
-                plane.metrics.errors.labels(plane.name, endpoint, str(status)).inc()
-            plane.metrics.latency.labels(plane.name, route).observe(time.perf_counter() - start)
+            requests, errors, latency = counters(route, endpoint, status)
+            requests.inc()
+            if errors is not None:
+                errors.inc()
+            latency.observe(time.perf_counter() - start)
             return response
 
         return run

@@ -1,17 +1,19 @@
 """Adaptive micro-batching: concurrent requests to one model are predicted together.
 
 Requests queue while the model is busy; when it is free, everything queued (up to
-``max_batch_size`` rows) goes in one call. An idle server therefore adds no waiting at
-all, and a busy one batches exactly as much as the load needs — the dynamic batching of
-Triton or TorchServe without a fixed delay (``max_wait_ms`` adds one, for models whose
-throughput grows a lot with batch size). Predictions run on a worker thread, never on
-the event loop.
+``max_batch_size`` rows) goes in one call. Under concurrent load (the last batch held
+several requests) the batcher then waits a little for stragglers — a quarter of the
+model's last call, at most 5 ms, less if the batch fills — because the clients answered
+by the previous batch are about to send their next requests; for a slow model such as a
+forest this doubles the batch and nearly doubles throughput. A lone client never waits:
+its requests go to the model at once. ``max_wait_ms`` replaces the adaptive wait with a
+fixed one. Predictions run on a worker thread, never on the event loop.
 
 Past ``max_queue_rows`` queued rows, :meth:`Batcher.submit` raises :class:`Overloaded`
 at once, so a server answers 503 instead of letting latency grow without bound.
 
-After each batch, its rows go to the prediction log in one columnar append, from the
-worker thread: logging never delays a response.
+After each batch, the listener (the server's prediction log) gets the batch; it must
+return at once and do its work elsewhere.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from headway.serving.model import Outputs, ServedModel
 __all__ = ["Batcher", "Overloaded", "Pending"]
 
 log = logging.getLogger("headway.serving")
+
+MAX_ADAPTIVE_WAIT = 0.005
 
 
 class Overloaded(Exception):
@@ -78,6 +82,9 @@ class Batcher:
         self._queue: deque[Pending] = deque()
         self._queued_rows = 0
         self._wake: asyncio.Event | None = None
+        self._full: asyncio.Event | None = None  # set when max_batch_size rows are queued
+        self._last_call = 0.0  # seconds the last batch took, thread hop included
+        self._last_requests = 0
         self._task: asyncio.Task[None] | None = None
         self._on_batch = on_batch
 
@@ -95,12 +102,15 @@ class Batcher:
         loop = asyncio.get_running_loop()
         if self._task is None:
             self._wake = asyncio.Event()
+            self._full = asyncio.Event()
             self._task = loop.create_task(self._run())
         future: asyncio.Future[Outputs] = loop.create_future()
         self._queue.append(Pending(inputs, request_id, arrival, route, revision, future))
         self._queued_rows += inputs.rows
-        assert self._wake is not None
+        assert self._wake is not None and self._full is not None
         self._wake.set()
+        if self._queued_rows >= self.max_batch_size:
+            self._full.set()
         return future
 
     async def _run(self) -> None:
@@ -110,10 +120,12 @@ class Batcher:
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
-            if self.max_wait and self._queued_rows < self.max_batch_size:
-                await asyncio.sleep(self.max_wait)
+            await self._straggle()
             items = self._take()
+            start = time.perf_counter()
             results = await loop.run_in_executor(self._executor, self._predict, items)
+            self._last_call = time.perf_counter() - start
+            self._last_requests = len(items)
             for item, result in zip(items, results, strict=True):
                 if item.future.done():  # the caller gave up (timeout, disconnect)
                     continue
@@ -121,6 +133,21 @@ class Batcher:
                     item.future.set_exception(result)
                 else:
                     item.future.set_result(result)
+
+    async def _straggle(self) -> None:
+        """Wait for more requests when that is likely to pay (see the module docstring)."""
+        assert self._full is not None
+        if self._queued_rows >= self.max_batch_size:
+            return
+        wait = self.max_wait or (
+            min(MAX_ADAPTIVE_WAIT, self._last_call / 4) if self._last_requests > 1 else 0.0
+        )
+        if wait <= 0:
+            return
+        self._full.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._full.wait()
 
     def _take(self) -> list[Pending]:
         items = [self._queue.popleft()]

@@ -40,6 +40,18 @@ class Outputs:
         """The probability of the predicted class (classifiers only)."""
         return None if self.probabilities is None else self.probabilities.max(axis=1)
 
+    @classmethod
+    def concat(cls, parts: list[Outputs]) -> Outputs:
+        """The outputs of several batches of one model, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        probabilities = [p.probabilities for p in parts]
+        return cls(
+            np.concatenate([p.prediction for p in parts]),
+            None if any(p is None for p in probabilities) else np.vstack(probabilities),  # type: ignore[arg-type]
+            parts[0].classes,
+        )
+
     def take(self, start: int, stop: int) -> Outputs:
         probabilities = None if self.probabilities is None else self.probabilities[start:stop]
         return Outputs(self.prediction[start:stop], probabilities, self.classes)
@@ -53,6 +65,38 @@ class Outputs:
         return out
 
 
+def _predicts_by_argmax(native: Any) -> bool:
+    """Whether ``predict`` is, by construction, the class of largest ``predict_proba``.
+
+    True for scikit-learn's logistic regression, trees, forests, gradient boosting and
+    naive Bayes (also at the end of a pipeline); not for models such as SVC, whose
+    probabilities come from a separate calibration and may disagree with ``predict``.
+    """
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import Pipeline
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+    final = native.steps[-1][1] if isinstance(native, Pipeline) else native
+    return isinstance(
+        final,
+        LogisticRegression
+        | DecisionTreeClassifier
+        | ExtraTreeClassifier
+        | RandomForestClassifier
+        | ExtraTreesClassifier
+        | GradientBoostingClassifier
+        | HistGradientBoostingClassifier
+        | GaussianNB,
+    )
+
+
 class ServedModel:
     """One model version in memory: thread-safe predict on :class:`Inputs`."""
 
@@ -64,7 +108,9 @@ class ServedModel:
         self._predict = native.predict
         self._proba = getattr(native, "predict_proba", None)
         classes = getattr(native, "classes_", None)
-        self.classes = None if classes is None else list(np.asarray(classes).tolist())
+        self._classes = None if classes is None else np.asarray(classes)
+        self.classes = None if self._classes is None else self._classes.tolist()
+        self._argmax = self._classes is not None and _predicts_by_argmax(native)
         self._matrix_ok: bool | None = None  # unknown until the first numeric batch
         self._probe = threading.Lock()
 
@@ -76,10 +122,14 @@ class ServedModel:
         features = self._features(inputs)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_FEATURE_NAMES)
-            prediction = np.asarray(self._predict(features))
             if self._proba is None:
-                return Outputs(prediction)
+                return Outputs(np.asarray(self._predict(features)))
             probabilities = np.asarray(self._proba(features), dtype=np.float64)
+            if self._argmax:  # one model call instead of two
+                assert self._classes is not None
+                prediction = self._classes[probabilities.argmax(axis=1)]
+            else:
+                prediction = np.asarray(self._predict(features))
         return Outputs(prediction, probabilities, self.classes)
 
     def _features(self, inputs: Inputs) -> Any:
@@ -123,7 +173,11 @@ class ServedModel:
                 fast = np.asarray(self._predict(matrix))
         except Exception:  # the model needs column names; keep the DataFrame path
             return False
-        return fast.shape == reference.shape and bool(np.all(fast == reference))
+        if fast.shape != reference.shape:
+            return False
+        if reference.dtype.kind == "f":  # a matrix may sum in another order: last bits differ
+            return bool(np.allclose(fast, reference, rtol=1e-9, atol=1e-12, equal_nan=True))
+        return bool(np.all(fast == reference))
 
     def __repr__(self) -> str:
         return f"ServedModel({self.uri!r})"
