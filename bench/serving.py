@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -196,6 +197,8 @@ def main() -> None:
 
         uvicorn.run(bare_app(), host="127.0.0.1", port=args.bare, log_level="warning")
         return
+    if shutil.which("wrk") is None:
+        sys.exit("bench/serving.py drives load with wrk; install it: apt-get install wrk")
     results = measure(args.seconds)
     print(json.dumps(results, indent=2))
     parts = []
