@@ -34,6 +34,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/data.py
 	$(BIN)/python bench/evaluate.py
+	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/batch.py
 
 clean:
 	rm -rf $(VENV) headway-quickstart .pytest_cache .mypy_cache .ruff_cache

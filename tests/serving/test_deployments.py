@@ -155,6 +155,24 @@ def test_a_failing_primary_is_answered_by_the_fallback(served: Workspace) -> Non
         assert body["model_version"] == ("models:/churn/1" if failed else "models:/churn/3")
 
 
+def test_without_a_fallback_model_a_rule_answers_and_is_logged(served: Workspace) -> None:
+    dep.create_deployment("ruled", "models:/churn/3", fallback_value=0, workspace=served)
+    limit = headway.load_model("models:/churn/3", trusted=True, workspace=served).native.limit
+    failing = next(r for r in RECORDS if r["monthly_charges"] > limit)
+    trusted = ServeOptions(flush_interval=0.05, poll_interval=0.1, trusted=True)
+    with running(served, "ruled", trusted) as client:
+        body = client.post("/predict", json={"records": [failing], "id": "ruled-1"}).json()
+    assert body["fallback"] is True and body["predictions"] == [0]
+    assert body["model_version"] == "rule:fallback_value"
+
+    def logged() -> list[dict]:
+        sql = "SELECT route, status FROM predictions WHERE request_id = 'ruled-1' ORDER BY 1"
+        return query(served.log_root, sql).to_pylist()
+
+    eventually(lambda: len(logged()) == 2)
+    assert logged() == [{"route": "fallback", "status": 200}, {"route": "primary", "status": 500}]
+
+
 def test_a_canary_failing_on_30_percent_is_rolled_back_in_its_first_step(
     served: Workspace,
 ) -> None:

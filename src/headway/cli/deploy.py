@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 from rich.table import Table
 
@@ -37,6 +39,9 @@ def create(
     ),
     timeout_ms: float = typer.Option(1000.0, help="Per-request budget before the fallback."),
     fallback: str | None = typer.Option(None, help="Model URI answering when the primary fails."),
+    fallback_value: str | None = typer.Option(
+        None, help="Without a fallback model: answer this (JSON, e.g. 0) when the primary fails."
+    ),
     reason: str | None = REASON,
 ) -> None:
     """Create a deployment serving one model version."""
@@ -48,6 +53,7 @@ def create(
             threshold=threshold,
             timeout_ms=timeout_ms,
             fallback=fallback,
+            fallback_value=None if fallback_value is None else _json_value(fallback_value),
             reason=reason or "created",
         )
     )
@@ -94,8 +100,9 @@ def status(name: str = typer.Argument(..., help="Deployment name.")) -> None:
         console.print(f"  shadow    {s}")
     if c.standby:
         console.print(f"  standby   {c.standby}")
-    if c.fallback_model:
-        console.print(f"  fallback  {c.fallback_model} after {c.timeout_ms:g} ms or an error")
+    if c.fallback_model or c.fallback_value is not None:
+        what = c.fallback_model or f"the value {json.dumps(c.fallback_value)}"
+        console.print(f"  fallback  {what} after {c.timeout_ms:g} ms or an error")
     threshold = f" below {c.threshold}" if c.threshold is not None else ""
     console.print(f"  automation {c.automation}{threshold}")
     table = Table(title="revisions")
@@ -194,3 +201,11 @@ def _weights(text: str) -> list[float]:
         raise InvalidArgumentError(
             f"--ramp takes comma-separated weights such as 0.05,0.25,0.5,1, got {text!r}"
         ) from None
+
+
+def _json_value(text: str) -> object:
+    """A JSON scalar (0, 1.5, true, "no") or, failing that, the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -98,9 +98,10 @@ class DeploymentConfig:
     standby
         A version kept loaded but not routed: the other side of a blue-green switch, so a
         rollback is instant. It is also the default fallback.
-    fallback
-        The version that answers when the primary fails or exceeds ``timeout_ms``;
-        defaults to ``standby``. Answers from it are marked in the response.
+    fallback, fallback_value
+        What answers when the primary fails or exceeds ``timeout_ms``: the version
+        ``fallback`` (default: ``standby``), else the rule "answer ``fallback_value``"
+        (e.g. 0, "no churn"). Such answers are marked in the response.
     automation, threshold
         ``full``: the model decides. ``partial``: predictions whose confidence is below
         ``threshold`` are deferred to the review queue. ``assist``: the prediction is
@@ -115,6 +116,7 @@ class DeploymentConfig:
     shadows: tuple[str, ...] = ()
     standby: str | None = None
     fallback: str | None = None
+    fallback_value: Any = None
     timeout_ms: float = 1000.0
     automation: Automation = "full"
     threshold: float | None = None
@@ -203,6 +205,7 @@ def create_deployment(
     threshold: float | None = None,
     timeout_ms: float = 1000.0,
     fallback: str | None = None,
+    fallback_value: Any = None,
     reason: str = "created",
     workspace: Workspace | None = None,
 ) -> Revision:
@@ -218,6 +221,7 @@ def create_deployment(
         threshold=threshold,
         timeout_ms=timeout_ms,
         fallback=None if fallback is None else _pin(fallback, ws),
+        fallback_value=fallback_value,
     )
     with ws.store.write() as conn:
         return repo.create(conn, name, config.to_dict(), _user(), reason)

@@ -33,7 +33,7 @@ from headway.serving import canary
 from headway.serving.batcher import Batcher, Overloaded, Pending
 from headway.serving.codec import Inputs
 from headway.serving.deployments import DeploymentConfig
-from headway.serving.log import FeedbackLog, PredictionLog
+from headway.serving.log import FeedbackLog, PredictionLog, compact
 from headway.serving.metrics import Metrics
 from headway.serving.model import Outputs, ServedModel
 from headway.serving.review import ReviewQueue
@@ -44,6 +44,10 @@ __all__ = ["Answer", "DataPlane", "ServeOptions"]
 
 log = logging.getLogger("headway.serving")
 
+# The model_version of answers given by the fallback rule (a constant).
+RULE = "rule:fallback_value"
+# Closed hours of the logs are compacted to Parquet this often (seconds).
+COMPACT_EVERY = 300.0
 # The prediction log gathers batches this long (or this many rows) before appending them.
 LOG_GATHER = 0.1
 LOG_GATHER_ROWS = 8192
@@ -146,12 +150,14 @@ class DataPlane:
         await self._apply(revision, config)
         if self.is_deployment:
             self._poller = asyncio.get_running_loop().create_task(self._poll())
+        self._background(self._compact_now_and_then())
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+        for task in [self._poller, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for batcher in self._batchers.values():
             await batcher.close()
         self._executor.shutdown(wait=True)
@@ -187,6 +193,16 @@ class DataPlane:
                         await self.refresh()
             except Exception:  # the control plane may be down; keep serving what we have
                 log.exception("could not check %s for a new revision", self.target)
+
+    async def _compact_now_and_then(self) -> None:
+        """Merge the logs' closed hours into Parquet (a lock keeps workers from racing)."""
+        while True:
+            await asyncio.sleep(COMPACT_EVERY)
+            for stream in ("predictions", "feedback"):
+                try:
+                    await asyncio.to_thread(compact, self.ws.log_root, stream)
+                except Exception:
+                    log.exception("could not compact the %s log", stream)
 
     async def refresh(self) -> bool:
         """Apply the deployment's newest revision if it is not the one served; True if so."""
@@ -275,16 +291,33 @@ class DataPlane:
             fallback = (
                 routing.config.primary if route == "canary" else routing.config.fallback_model
             )
-            if fallback is None or fallback == uri:
+            value = routing.config.fallback_value
+            if (fallback is None or fallback == uri) and value is None:
                 raise
-            log.warning(
-                "%s failed on request %s (%r); answering from %s", uri, request_id, exc, fallback
-            )
+            log.warning("%s failed on request %s (%r); falling back", uri, request_id, exc)
             self.metrics.fallbacks.labels(self.name, route).inc()
+            if fallback is None or fallback == uri:
+                return self._rule(routing, inputs, request_id, arrival, value)
             future = routing.batchers[fallback].submit(
                 inputs, request_id, "fallback", routing.revision, arrival
             )
             return Answer(request_id, fallback, "fallback", await future, fallback=True)
+
+    def _rule(
+        self, routing: _Routing, inputs: Inputs, request_id: str, arrival: float, value: Any
+    ) -> Answer:
+        """Answer with the deployment's fallback value, and log it like any answer."""
+        outputs = Outputs(np.full(inputs.rows, value))
+        pending = Pending(
+            inputs,
+            request_id,
+            arrival,
+            "fallback",
+            routing.revision,
+            asyncio.get_running_loop().create_future(),
+        )
+        self._on_batch(RULE, [pending], outputs, None, 0.0)
+        return Answer(request_id, RULE, "fallback", outputs, fallback=True)
 
     def _shadow(
         self, routing: _Routing, uri: str, inputs: Inputs, request_id: str, arrival: float
