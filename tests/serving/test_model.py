@@ -7,7 +7,7 @@ import pytest
 from serving_helpers import NUMERIC
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.svm import SVC
+from sklearn.neighbors import KNeighborsClassifier
 
 import headway
 from headway.serving.codec import Inputs
@@ -22,7 +22,7 @@ DATA = headway.make_churn(600, seed=2)
     [
         (LogisticRegression(max_iter=500), True),
         (RandomForestClassifier(20, max_depth=4, random_state=0), True),
-        (SVC(probability=True, random_state=0), False),
+        (KNeighborsClassifier(5), False),
         (Ridge(), False),
     ],
 )
