@@ -233,3 +233,33 @@ review_items = Table(
     Column("decided_by", String(250)),
     Index("ix_review_items_deployment_status", "deployment", "status", "created_at"),
 )
+
+# A monitor watches one deployment over fixed windows against a stored reference.
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("deployment", String(250), ForeignKey("deployments.name"), nullable=False),
+    Column("window_seconds", BigInteger, nullable=False),
+    Column("reference", JSON),  # {"sha256", "source", "rows"}; NULL until traffic makes one
+    Column("config", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_monitors_deployment", "deployment"),
+)
+
+# One computed window of a monitor: its profile (a blob), counts, ops stats and checks.
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("monitor_id", ID, ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("labelled", BigInteger, nullable=False),
+    Column("labels_until_ms", BigInteger, nullable=False),  # feedback read up to here
+    Column("profile_sha256", String(64), nullable=False),
+    Column("ops", JSON, nullable=False),
+    Column("checks", JSON, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)
