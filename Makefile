@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/monitoring.py
 
 clean:
 	rm -rf $(VENV) headway-quickstart .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from headway.cli import (  # noqa: F401  (registers commands)
     evaluate,
     logs,
     models,
+    monitor,
     predict,
     review,
     runs,

@@ -263,3 +263,30 @@ monitor_windows = Table(
     Column("checks", JSON, nullable=False),
     Column("computed_at", BigInteger, nullable=False),
 )
+
+# A monitor's alert state machine (headway.monitoring.alerts.AlertState as JSON).
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("monitor_id", ID, ForeignKey("monitors.id"), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Every alert event (firing, updated, reminder, resolved, acked), append-only.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("monitor_id", ID, ForeignKey("monitors.id"), nullable=False),
+    Column("alert_id", String(64), nullable=False),
+    Column("rule", String(250), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("event", JSON, nullable=False),
+    Index("ix_alert_events_monitor_at", "monitor_id", "at"),
+    Index("ix_alert_events_alert", "alert_id"),
+)
