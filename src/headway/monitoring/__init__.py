@@ -12,8 +12,16 @@ Examples
 >>> monitor = hm.create_monitor("churn", window="1h", reference=train)  # doctest: +SKIP
 >>> hm.run_windows(monitor)                                            # doctest: +SKIP
 >>> hm.window_results(monitor)[["start", "rows", "error_rate"]]         # doctest: +SKIP
+>>> hm.evaluate_alerts(monitor)                                         # doctest: +SKIP
 """
 
+from headway.monitoring.alerting import (
+    acknowledge_alert,
+    alert_events,
+    evaluate_alerts,
+    firing_alerts,
+)
+from headway.monitoring.alerts import Alert, AlertEvent, AlertRule, default_rules
 from headway.monitoring.checks import (
     CheckPolicy,
     DriftResult,
@@ -57,6 +65,9 @@ from headway.monitoring.windows import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertEvent",
+    "AlertRule",
     "CheckPolicy",
     "DriftResult",
     "LatencyHistogram",
@@ -73,12 +84,17 @@ __all__ = [
     "WindowChecks",
     "WindowProfile",
     "WindowResult",
+    "acknowledge_alert",
+    "alert_events",
     "backfill",
     "check_drift",
     "check_ops",
     "check_performance",
     "check_quality",
     "create_monitor",
+    "default_rules",
+    "evaluate_alerts",
+    "firing_alerts",
     "get_monitor",
     "list_monitors",
     "list_windows",
