@@ -12,11 +12,11 @@ channels); a ``log`` channel writing JSON lines to ``.headway/alerts.log`` is al
 
 from __future__ import annotations
 
-import getpass
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from headway._identity import current_user
 from headway.errors import ConfigError
 from headway.monitoring.alerts import (
     AlertEvent,
@@ -180,7 +180,7 @@ def acknowledge_alert(
     """Someone is on it: the alert keeps firing but sends no more reminders."""
     ws = workspace or current_workspace()
     mon = get_monitor(monitor, workspace=ws)
-    state, event = acknowledge(_state(ws, mon), alert_id, by or getpass.getuser(), note)
+    state, event = acknowledge(_state(ws, mon), alert_id, by or current_user() or "unknown", note)
     with ws.store.write() as conn:
         repo.save_state(conn, mon.id, state.to_dict())
         repo.add_events(conn, mon.id, [_record(event)])

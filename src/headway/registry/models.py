@@ -7,7 +7,6 @@ flavor, signature, requirements and lineage are rows in the ledger. Aliases such
 
 from __future__ import annotations
 
-import getpass
 import importlib.metadata
 import json
 import platform
@@ -16,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from headway._identity import current_user
 from headway.errors import FlavorError, InvalidArgumentError, ModelError, PromotionRefusedError
 from headway.registry.flavors import Flavor, Trust, detect_flavor, get_flavor
 from headway.registry.signature import conform, infer_signature
@@ -187,7 +187,7 @@ def set_alias(
         if refusal:
             reason = f"FORCED past the gate ({refusal})" + (f": {reason}" if reason else "")
     with ws.store.write() as conn:
-        return repo.set_alias(conn, name, alias, int(version), _user(), reason)
+        return repo.set_alias(conn, name, alias, int(version), current_user(), reason)
 
 
 def _not_blessed(ws: Workspace, name: str, version: int) -> str | None:
@@ -219,7 +219,7 @@ def delete_alias(
 ) -> int:
     ws = workspace or current_workspace()
     with ws.store.write() as conn:
-        return repo.remove_alias(conn, name, alias, _user(), reason)
+        return repo.remove_alias(conn, name, alias, current_user(), reason)
 
 
 def alias_history(
@@ -350,10 +350,3 @@ def _check_name(name: str, what: str = "model name") -> None:
             f"{name!r} is not a valid {what}: use a non-empty string "
             "of at most 250 characters without '/', '@' or ':'"
         )
-
-
-def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None

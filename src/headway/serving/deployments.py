@@ -13,11 +13,11 @@ the operator's back.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from headway._identity import current_user
 from headway.errors import InvalidArgumentError
 from headway.registry.models import get_model_version
 from headway.store import deployments as repo
@@ -164,13 +164,6 @@ class DeploymentConfig:
         )
 
 
-def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
-
-
 def _pin(uri: str, ws: Workspace) -> str:
     """The exact version ``uri`` names now (``models:/churn@champion`` -> ``models:/churn/3``)."""
     return get_model_version(uri, workspace=ws).uri
@@ -224,7 +217,7 @@ def create_deployment(
         fallback_value=fallback_value,
     )
     with ws.store.write() as conn:
-        return repo.create(conn, name, config.to_dict(), _user(), reason)
+        return repo.create(conn, name, config.to_dict(), current_user(), reason)
 
 
 def change(
@@ -241,7 +234,7 @@ def change(
         active = repo.revisions(conn, name, last=1)[-1]
         config = edit(DeploymentConfig.from_dict(active.config))
         return repo.append_revision(
-            conn, name, config.to_dict(), _user(), reason, expect_active=expect_active
+            conn, name, config.to_dict(), current_user(), reason, expect_active=expect_active
         )
 
 
@@ -335,7 +328,7 @@ def rollback(name: str, reason: str | None = None, workspace: Workspace | None =
         previous, active = recent
         why = f"rollback to revision {previous.number}" + (f": {reason}" if reason else "")
         return repo.append_revision(
-            conn, name, previous.config, _user(), why, expect_active=active.number
+            conn, name, previous.config, current_user(), why, expect_active=active.number
         )
 
 

@@ -8,12 +8,12 @@ label``) is stored on the item and logged as feedback with source ``review``.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import queue
 import threading
 from typing import Any
 
+from headway._identity import current_user
 from headway.serving.codec import Inputs
 from headway.serving.log import FeedbackLog
 from headway.store import deployments as repo
@@ -116,7 +116,7 @@ def decide(
 ) -> ReviewItem:
     """Record a person's label for a queued request; it becomes feedback (source ``review``)."""
     ws = workspace or current_workspace()
-    who = user or _user()
+    who = user or current_user()
     with ws.store.write() as conn:
         item = repo.decide_review(conn, request_id, {"label": label, "note": note}, who)
     sink = feedback or FeedbackLog(ws.log_root)
@@ -124,10 +124,3 @@ def decide(
     if feedback is None:
         sink.close()
     return item
-
-
-def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import importlib.metadata
 import platform
 import shlex
@@ -12,6 +11,8 @@ import sys
 from functools import cache
 from typing import Any
 
+from headway._identity import current_user
+
 __all__ = ["capture", "installed_packages"]
 
 
@@ -19,7 +20,7 @@ def capture() -> dict[str, Any]:
     """The environment of the current process, as stored on a run."""
     commit, dirty = _git_state()
     return {
-        "user": _user(),
+        "user": current_user(),
         "git_commit": commit,
         "git_dirty": dirty,
         "command": shlex.join(sys.argv) if sys.argv and sys.argv[0] else None,
@@ -39,13 +40,6 @@ def installed_packages() -> dict[str, str]:
         if name:
             found.setdefault(name.lower(), dist.version)
     return dict(sorted(found.items()))
-
-
-def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
 
 
 def _git_state() -> tuple[str | None, bool | None]:
