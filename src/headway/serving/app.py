@@ -112,16 +112,14 @@ def create_app(workspace: Workspace, target: str, options: ServeOptions | None =
 
         return run
 
-    async def serve(
-        request: Request, inputs: codec.Inputs, key: str | None, request_id: str | None
-    ) -> Answer:
+    async def serve(inputs: codec.Inputs, key: str | None, request_id: str | None) -> Answer:
         if not plane.ready:
             raise Overloaded("still loading")
         return await plane.predict(inputs, request_id or plane.new_request_id(), key)
 
     async def predict(request: Request) -> Response:
         parsed = codec.parse_predict(await request.body(), plane.signature)
-        answer = await serve(request, parsed.inputs, parsed.key, parsed.request_id)
+        answer = await serve(parsed.inputs, parsed.key, parsed.request_id)
         body: dict[str, Any] = {
             "request_id": answer.request_id,
             "model_version": answer.model_version,
@@ -145,7 +143,7 @@ def create_app(workspace: Workspace, target: str, options: ServeOptions | None =
         inputs = codec.parse_invocations(
             await request.body(), request.headers.get("content-type"), plane.signature
         )
-        answer = await serve(request, inputs, None, None)
+        answer = await serve(inputs, None, None)
         assert answer.outputs is not None
         return _json(
             codec.encode_invocations(answer.outputs.prediction),
@@ -159,7 +157,7 @@ def create_app(workspace: Workspace, target: str, options: ServeOptions | None =
             plane.signature,
             _header_length(request.headers.get("inference-header-content-length")),
         )
-        answer = await serve(request, parsed.inputs, None, parsed.request_id)
+        answer = await serve(parsed.inputs, None, parsed.request_id)
         assert answer.outputs is not None
         tensors = [("predict", answer.outputs.prediction)]
         if answer.outputs.probabilities is not None:

@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from headway.errors import RevisionConflictError
 from headway.serving.deployments import DeploymentConfig, Ramp, change
-from headway.serving.log import query
+from headway.serving.log import read
 from headway.store.records import Revision
 from headway.workspace import Workspace
 
@@ -58,17 +63,26 @@ class Decision:
         return {"action": self.action, "reasons": self.reasons, "health": asdict(self.health)}
 
 
-def step_health(log_root: object, deployment: str, revision: int) -> StepHealth:
-    """Measure the canary on the rows the server logged under ``revision``."""
-    rows = query(
-        log_root,  # type: ignore[arg-type]
-        f"""
-        SELECT route, status, latency_ms, request_id, model_version,
-               CAST(outputs.prediction AS VARCHAR) AS prediction
-        FROM predictions
-        WHERE deployment = '{deployment.replace("'", "''")}' AND revision = {int(revision)}
-        """,
-    ).to_pandas()
+def step_health(log_root: Path, deployment: str, revision: int, since: int) -> StepHealth:
+    """Measure the canary on the rows the server logged under ``revision``.
+
+    Only the log's hours from ``since`` (when the revision was made, in ms) are read: the
+    controller runs every second, and a long-lived deployment's log is large.
+    """
+    start = datetime.fromtimestamp(since / 1000, UTC)
+    table = read(log_root, "predictions", start=start, columns=COLUMNS)
+    rows = pd.DataFrame(
+        {
+            "deployment": table.column("deployment").to_numpy(zero_copy_only=False),
+            "revision": table.column("revision").to_numpy(zero_copy_only=False),
+            "route": table.column("route").to_numpy(zero_copy_only=False),
+            "status": table.column("status").to_numpy(zero_copy_only=False),
+            "latency_ms": table.column("latency_ms").to_numpy(zero_copy_only=False),
+            "request_id": table.column("request_id").to_numpy(zero_copy_only=False),
+            "prediction": _predictions(table),
+        }
+    )
+    rows = rows[(rows.deployment == deployment) & (rows.revision == revision)]
     canary = rows[rows.route == "canary"]
     primary = rows[rows.route == "primary"]
     ok = canary[canary.status < 400]
@@ -84,6 +98,18 @@ def step_health(log_root: object, deployment: str, revision: int) -> StepHealth:
         ),
         output_shift=_shift(ok.prediction.to_numpy(), primary.prediction.dropna().to_numpy()),
     )
+
+
+COLUMNS = ["deployment", "revision", "route", "status", "latency_ms", "request_id", "outputs"]
+
+
+def _predictions(table: pa.Table) -> np.ndarray:
+    """Each row's prediction as text (so labels and numbers compare alike), None if absent."""
+    outputs = table.column("outputs").combine_chunks()
+    if outputs.type.num_fields == 0 or outputs.type.get_field_index("prediction") < 0:
+        return np.full(table.num_rows, None, dtype=object)
+    values = pc.cast(outputs.field("prediction"), pa.string())
+    return values.to_numpy(zero_copy_only=False)
 
 
 def _p99(values: np.ndarray) -> float | None:
@@ -170,12 +196,12 @@ def _gates(health: StepHealth, ramp: Ramp) -> tuple[list[str], list[str]]:
 
 
 def tick(
-    ws: Workspace, deployment: str, revision: int, config: DeploymentConfig
+    ws: Workspace, deployment: str, revision: int, config: DeploymentConfig, since: int
 ) -> Revision | None:
     """Judge the active ramp step and record the decision; None while waiting."""
     if config.ramp is None or config.canary is None:
         return None
-    decision = decide(step_health(ws.log_root, deployment, revision), config.ramp)
+    decision = decide(step_health(ws.log_root, deployment, revision, since), config.ramp)
     if decision.action == "wait":
         return None
     ramp = config.ramp

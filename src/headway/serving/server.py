@@ -38,6 +38,7 @@ from headway.serving.metrics import Metrics
 from headway.serving.model import Outputs, ServedModel
 from headway.serving.review import ReviewQueue
 from headway.store import deployments as repo
+from headway.store.metadata import now_ms
 from headway.workspace import Workspace
 
 __all__ = ["Answer", "DataPlane", "ServeOptions"]
@@ -86,6 +87,7 @@ class _Routing:
 
     revision: int
     config: DeploymentConfig
+    since: int  # when the revision was made (ms): its traffic is logged after that
     batchers: dict[str, Batcher] = field(default_factory=dict)
 
 
@@ -146,8 +148,7 @@ class DataPlane:
         return self._models[self.routing.config.primary]
 
     async def start(self) -> None:
-        revision, config = await asyncio.to_thread(self._read_active)
-        await self._apply(revision, config)
+        await self._apply(*await asyncio.to_thread(self._read_active))
         if self.is_deployment:
             self._poller = asyncio.get_running_loop().create_task(self._poll())
         self._background(self._compact_now_and_then())
@@ -169,14 +170,13 @@ class DataPlane:
         if self.reviews is not None:
             self.reviews.close()
 
-    def _read_active(self) -> tuple[int, DeploymentConfig]:
+    def _read_active(self) -> tuple[int, DeploymentConfig, int]:
         if not self.is_deployment:
-            return 0, DeploymentConfig(
-                primary=get_model_version(self.target, workspace=self.ws).uri
-            )
+            pinned = get_model_version(self.target, workspace=self.ws).uri
+            return 0, DeploymentConfig(primary=pinned), now_ms()
         with self.ws.store.read() as conn:
             active = repo.revisions(conn, self.target, last=1)[-1]
-        return active.number, DeploymentConfig.from_dict(active.config)
+        return active.number, DeploymentConfig.from_dict(active.config), active.created_at
 
     async def _poll(self) -> None:
         while True:
@@ -186,7 +186,12 @@ class DataPlane:
                 routing = self.routing
                 if routing.config.ramp is not None and self.predictions is not None:
                     moved = await asyncio.to_thread(
-                        canary.tick, self.ws, self.name, routing.revision, routing.config
+                        canary.tick,
+                        self.ws,
+                        self.name,
+                        routing.revision,
+                        routing.config,
+                        routing.since,
                     )
                     if moved is not None:
                         log.warning("%s revision %s: %s", self.name, moved.number, moved.reason)
@@ -210,11 +215,10 @@ class DataPlane:
             number = repo.active_number(conn, self.target)
         if number is None or number == self.routing.revision:
             return False
-        revision, config = await asyncio.to_thread(self._read_active)
-        await self._apply(revision, config)
+        await self._apply(*await asyncio.to_thread(self._read_active))
         return True
 
-    async def _apply(self, revision: int, config: DeploymentConfig) -> None:
+    async def _apply(self, revision: int, config: DeploymentConfig, since: int) -> None:
         missing = [uri for uri in config.models if uri not in self._models]
         for uri in missing:  # load first, swap after: requests never see a half state
             loaded = await asyncio.to_thread(load_model, uri, self.options.trusted, None, self.ws)
@@ -230,7 +234,7 @@ class DataPlane:
                     on_batch=self._on_batch,
                 )
         self._routing = _Routing(
-            revision, config, {uri: self._batchers[uri] for uri in config.models}
+            revision, config, since, {uri: self._batchers[uri] for uri in config.models}
         )
         log.info("serving %s revision %s: %s", self.name, revision, config.models)
 
