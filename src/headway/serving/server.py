@@ -78,7 +78,6 @@ class Answer:
     fallback: bool = False
     deferred: bool = False  # partial/human automation: a person decides
     advice: bool = False  # assist automation: the prediction is advice to a person
-    queued_for_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,9 +261,7 @@ class DataPlane:
         config = routing.config
         if automate and config.automation == "human":
             self._background(self._shadow_for_review(routing, inputs, request_id, arrival))
-            return Answer(
-                request_id, config.primary, "review", None, deferred=True, queued_for_review=True
-            )
+            return Answer(request_id, config.primary, "review", None, deferred=True)
         route, uri = self._route(routing, key)
         answer = await self._answer(routing, route, uri, inputs, request_id, arrival)
         if route == "canary":  # the primary on the same request, for the agreement gate
@@ -356,7 +353,7 @@ class DataPlane:
             self.reviews.add(
                 self.name, routing.revision, answer.request_id, "assist", inputs, advice
             )
-            return replace(answer, advice=True, queued_for_review=True)
+            return replace(answer, advice=True)
         if (
             confidence is not None
             and config.threshold is not None
@@ -365,7 +362,7 @@ class DataPlane:
             self.reviews.add(
                 self.name, routing.revision, answer.request_id, "low_confidence", inputs, advice
             )
-            return replace(answer, deferred=True, queued_for_review=True)
+            return replace(answer, deferred=True)
         return answer
 
     def _background(self, coroutine: Any) -> None:
