@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -25,19 +26,28 @@ app.add_typer(alerts_app, name="alerts")
 def create(
     deployment: str = typer.Argument(..., help="The deployment to watch."),
     window: str = typer.Option("1h", help="Window length: 5m, 1h, 1d or seconds."),
-    reference: Path | None = typer.Option(
-        None, help="Parquet or CSV reference data (default: the first 24 h of traffic)."
+    reference: str | None = typer.Option(
+        None,
+        help="Parquet or CSV reference data, a model URI, or 'traffic' (default: the primary "
+        "version's stored reference, following promotions, else the first 24 h of traffic).",
     ),
 ) -> None:
     """Watch DEPLOYMENT: data quality, drift, operations and performance per window."""
     import pandas as pd
 
     from headway.data._read import iter_batches
-    from headway.monitoring import create_monitor
+    from headway.monitoring import FOLLOW_PRIMARY, create_monitor
 
-    table = None if reference is None else pd.concat(iter_batches(reference, 1_000_000))
-    mon = create_monitor(deployment, window=window, reference=table)
-    source = "the first 24 hours of traffic" if reference is None else str(reference)
+    given: Any = reference
+    if reference is not None and reference != "traffic" and not reference.startswith("models:/"):
+        given = pd.concat(iter_batches(Path(reference), 1_000_000))
+    mon = create_monitor(deployment, window=window, reference=given)
+    if mon.reference == FOLLOW_PRIMARY:
+        source = "the primary version's reference (following promotions)"
+    elif mon.reference is None:
+        source = "the first 24 hours of traffic"
+    else:
+        source = str(reference)
     console.print(
         f"monitor [bold]{mon.id}[/] watches {deployment} in {mon.window_seconds} s windows "
         f"against {source}; run it with headway monitor run {mon.id}"

@@ -40,6 +40,7 @@ from headway.monitoring.checks import (
     run_checks,
 )
 from headway.monitoring.monitor import (
+    FOLLOW_PRIMARY,
     Monitor,
     MonitorConfig,
     WindowResult,
@@ -65,6 +66,7 @@ from headway.monitoring.windows import (
 )
 
 __all__ = [
+    "FOLLOW_PRIMARY",
     "Alert",
     "AlertEvent",
     "AlertRule",

@@ -10,9 +10,16 @@ The reference, in order of preference:
 
 1. the one given to :func:`create_monitor`: a
    :class:`~headway.monitoring.checks.Reference`, a :class:`~headway.data.Profile` of
-   the features, or a table (features, optionally ``prediction`` / ``proba_*`` outputs
-   and a ``label`` column, which with ``prediction`` gives the reference performance);
-2. otherwise the deployment's first ``reference_hours`` (default 24) of logged traffic
+   the features, a table (features, optionally ``prediction`` / ``proba_*`` outputs
+   and a ``label`` column, which with ``prediction`` gives the reference performance), or
+   a model URI whose stored reference to use;
+2. otherwise, when the deployment's primary version was registered with a reference
+   (``register_model(..., reference=validation_rows)``), the reference of whichever
+   version was primary when each window began: a promotion (a switch, a canary
+   promoted) moves later windows to the new version's reference, a rollback moves them
+   back, and a backfill gets every window's right again;
+3. otherwise (or with ``reference="traffic"``) the deployment's first
+   ``reference_hours`` (default 24) of logged traffic
    from the monitor's start: no window is computed until those hours are complete, then
    their rows are profiled once (their inputs and outputs, read whole; they are a
    bounded, one-off read) and stored as the reference.
@@ -32,7 +39,8 @@ of a long history holds that history's labels, not its predictions, in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +69,7 @@ from headway.monitoring.windows import (
     window_seconds,
     window_starts,
 )
+from headway.registry.reference import model_reference
 from headway.serving import log as prediction_log
 from headway.store import deployments as deployments_repo
 from headway.store import monitors as repo
@@ -68,6 +77,7 @@ from headway.store.metadata import now_ms
 from headway.workspace import Workspace, current_workspace
 
 __all__ = [
+    "FOLLOW_PRIMARY",
     "Monitor",
     "MonitorConfig",
     "WindowResult",
@@ -83,7 +93,9 @@ __all__ = [
 ]
 
 DEFAULT_ROUTES = ("primary", "canary", "fallback")
+FOLLOW_PRIMARY = {"follow": "primary"}  # a monitor's reference: the primary version's
 HOUR_MS = 3_600_000
+_ReferenceAt = Callable[[int], Reference]  # a window's start (epoch ms) -> its reference
 _COLUMNS = ["request_id", "deployment", "route", "inputs", "outputs", "latency_ms", "status"]
 _LABEL_COLUMNS = ["request_id", "deployment", "route", "outputs"]
 
@@ -142,7 +154,8 @@ class Monitor:
     deployment: str
     window_seconds: int
     config: MonitorConfig
-    reference: dict[str, Any] | None  # {"sha256", "source", "rows"}, None until made
+    # {"sha256", "source", "rows"}; {"follow": "primary"}; None until traffic makes one
+    reference: dict[str, Any] | None
     created_at: int
 
     @property
@@ -216,8 +229,10 @@ def create_monitor(
     ----------
     reference
         A :class:`Reference`, a :class:`~headway.data.Profile` of the features, a table
-        (see :meth:`Reference.from_table`), or None for the first ``reference_hours`` of
-        the deployment's traffic.
+        (see :meth:`Reference.from_table`), a model URI (its stored reference), ``"traffic"``
+        for the first ``reference_hours`` of the deployment's traffic, or None: the
+        primary version's stored reference, following promotions, when it has one, else
+        the traffic.
     start
         Where the first window begins (default: when the deployment was created); earlier
         traffic is ignored.
@@ -233,8 +248,7 @@ def create_monitor(
         )
     if reference_hours <= 0:
         raise InvalidArgumentError(f"reference_hours must be positive, got {reference_hours}")
-    ref = _as_reference(reference, label)
-    stored = None if ref is None else _store_reference(ws, ref)
+    stored = _initial_reference(ws, deployment, reference, label)
     with ws.store.write() as conn:
         if start is None:
             first = deployments_repo.revisions(conn, deployment)
@@ -248,15 +262,38 @@ def create_monitor(
     return Monitor.from_record(record)
 
 
-def _as_reference(reference: Any, label: str | None) -> Reference | None:
-    if reference is None or isinstance(reference, Reference):
-        return reference
+def _initial_reference(
+    ws: Workspace, deployment: str, reference: Any, label: str | None
+) -> dict[str, Any] | None:
+    """What a new monitor stores as its reference (see the module's docstring)."""
+    if reference is None:
+        with ws.store.read() as conn:
+            primary = deployments_repo.revisions(conn, deployment, last=1)[-1].config["primary"]
+        try:
+            found = model_reference(primary, ws)
+        except NotFoundError:  # a deployment of a version since deleted: traffic it is
+            found = None
+        return None if found is None else FOLLOW_PRIMARY
+    if isinstance(reference, str) and reference == "traffic":
+        return None
+    if isinstance(reference, str) and reference.startswith("models:/"):
+        found = model_reference(reference, ws)
+        if found is None:
+            raise NotFoundError(
+                f"{reference} was registered without a reference; attach one with "
+                "headway.registry.reference.attach_reference(uri, validation_rows) or pass "
+                "the reference table"
+            )
+        return _store_reference(ws, found)
+    if isinstance(reference, Reference):
+        return _store_reference(ws, reference)
     if isinstance(reference, Profile):
-        return Reference(reference, source="profile")
+        return _store_reference(ws, Reference(reference, source="profile"))
     if is_table(reference):
-        return Reference.from_table(reference, label=label)
+        return _store_reference(ws, Reference.from_table(reference, label=label))
     raise InvalidArgumentError(
-        f"reference must be a Reference, a Profile or a table, got {type(reference).__name__}"
+        "reference must be a Reference, a Profile, a table, a model URI or 'traffic', got "
+        f"{type(reference).__name__}"
     )
 
 
@@ -281,12 +318,43 @@ def list_monitors(
         return [Monitor.from_record(r) for r in repo.list_monitors(conn, deployment)]
 
 
-def load_reference(monitor: Monitor, workspace: Workspace | None = None) -> Reference | None:
-    """The monitor's reference, or None while it waits for its reference traffic."""
+def load_reference(
+    monitor: Monitor, at: datetime | None = None, workspace: Workspace | None = None
+) -> Reference | None:
+    """The monitor's reference for a window starting ``at`` (default: now), or None while
+    it waits for its reference traffic."""
     ws = workspace or current_workspace()
     if monitor.reference is None:
         return None
+    if monitor.reference == FOLLOW_PRIMARY:
+        return _PrimaryReferences(ws, monitor.deployment)(now_ms() if at is None else _ms(at))
     return Reference.from_json(ws.artifacts.get_bytes(monitor.reference["sha256"]))
+
+
+class _PrimaryReferences:
+    """The stored reference of the version that was primary when a window began.
+
+    A primary registered without a reference keeps the nearest earlier primary's (or, for
+    windows before any, the first later one's).
+    """
+
+    def __init__(self, ws: Workspace, deployment: str) -> None:
+        with ws.store.read() as conn:
+            revisions = deployments_repo.revisions(conn, deployment)
+        self._starts = [r.created_at for r in revisions]
+        self._primaries = [r.config["primary"] for r in revisions]
+        self._found = {uri: model_reference(uri, ws) for uri in dict.fromkeys(self._primaries)}
+
+    def __call__(self, start_ms: int) -> Reference:
+        at = max(0, bisect.bisect_right(self._starts, start_ms) - 1)
+        order = [*self._primaries[at::-1], *self._primaries[at + 1 :]]
+        for uri in order:
+            if (found := self._found[uri]) is not None:
+                return found
+        raise NotFoundError(
+            "no version this deployment served was registered with a reference; pass one to "
+            "headway monitor create --reference"
+        )
 
 
 # -- computing windows -----------------------------------------------------------------
@@ -304,7 +372,7 @@ def run_windows(
     ws = workspace or current_workspace()
     mon = get_monitor(monitor, ws)
     until_ms = _until(mon, until)
-    reference = _ensure_reference(ws, mon, until_ms)
+    reference = _references(ws, mon, until_ms)
     if reference is None:
         return []
     starts = window_starts(mon.config.start_ms, until_ms, mon.window_ms)
@@ -315,7 +383,7 @@ def run_windows(
     todo = [s for s in starts if s not in done]
     horizon = until_ms - mon.config.label_horizon_seconds * 1000 - mon.window_ms
     labels = _labels(ws, max(mon.config.start_ms, min([*todo[:1], horizon])), until_ms)
-    results = [_compute(ws, mon, reference, s, labels, until_ms) for s in todo]
+    results = [_compute(ws, mon, reference(s), s, labels, until_ms) for s in todo]
     _refresh_performance(ws, mon, reference, until_ms, labels, set(todo))
     return results
 
@@ -342,11 +410,16 @@ def _until(mon: Monitor, until: datetime | None) -> int:
     return now_ms() - mon.config.lateness_seconds * 1000
 
 
-def _ensure_reference(ws: Workspace, mon: Monitor, until_ms: int) -> Reference | None:
-    """The stored reference, or one made now from the first hours of traffic if complete."""
-    stored = load_reference(mon, ws)
-    if stored is not None:
-        return stored
+def _references(ws: Workspace, mon: Monitor, until_ms: int) -> _ReferenceAt | None:
+    """Each window's reference by its start, or None while the reference traffic is due."""
+    if mon.reference == FOLLOW_PRIMARY:
+        return _PrimaryReferences(ws, mon.deployment)
+    stored = load_reference(mon, workspace=ws) or _traffic_reference(ws, mon, until_ms)
+    return None if stored is None else lambda _start_ms: stored
+
+
+def _traffic_reference(ws: Workspace, mon: Monitor, until_ms: int) -> Reference | None:
+    """A reference made now from the first hours of traffic, if they are complete."""
     end = mon.config.start_ms + int(mon.config.reference_hours * HOUR_MS)
     if end > until_ms:
         return None
@@ -543,7 +616,7 @@ def _row(
 def _refresh_performance(
     ws: Workspace,
     mon: Monitor,
-    reference: Reference,
+    reference: _ReferenceAt,
     until_ms: int,
     labels: _Labels,
     skip: set[int],
@@ -565,7 +638,7 @@ def _refresh_performance(
         labelled = _Labelled(labels)
         for table in _read_hours(ws, mon, stored.start_ms, stored.end_ms, _LABEL_COLUMNS):
             labelled.add(table)
-        performance = labelled.check(reference, mon.config.policy)
+        performance = labelled.check(reference(stored.start_ms), mon.config.policy)
         checks = replace(WindowChecks.from_dict(stored.checks), performance=performance)
         row = {
             **stored.to_dict(),
@@ -673,4 +746,11 @@ def merged_profile(
             "first, or widen the span"
         )
     profiles = [WindowProfile.from_json(ws.artifacts.get_bytes(w.profile_sha256)) for w in found]
-    return merge_windows(*profiles)
+    try:
+        return merge_windows(*profiles)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(
+            f"the windows in that span were profiled over different references ({exc}); a "
+            "promotion moved the monitor to the new version's reference: merge the windows "
+            "on one side of it (see headway deploy status for when it happened)"
+        ) from exc

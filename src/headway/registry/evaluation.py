@@ -45,13 +45,12 @@ from headway.registry.models import (
     GATE_TAG,
     MODEL_VERSION,
     LoadedModel,
+    attach_text,
     get_model_version,
     load_model,
     read_attachment,
 )
 from headway.store import objects
-from headway.store.metadata import now_ms
-from headway.store.records import ArtifactRecord, ModelVersion
 from headway.tracking.run import active_run
 from headway.workspace import Workspace, current_workspace
 
@@ -180,7 +179,7 @@ def evaluate(
         fairness=_fairness(df, y, y_pred, task, sensitive),
     )
     if uri.startswith("models:/"):  # the latest evaluation travels with the version
-        _attach(ws, uri, EVALUATION_ARTIFACT, report.to_json())
+        attach_text(ws, uri, EVALUATION_ARTIFACT, report.to_json())
     run = active_run()
     if run is not None:
         run.log_text(report.to_json(), f"evaluation/{name}.json")
@@ -370,26 +369,12 @@ def gate(
     outcome = decide(report, _policy(policy))
     if report.model.startswith("models:/"):
         ws = workspace or current_workspace()
-        version = _attach(ws, report.model, GATE_ARTIFACT, outcome.to_json())
+        version = attach_text(ws, report.model, GATE_ARTIFACT, outcome.to_json())
         with ws.store.write() as conn:
             objects.set_tags(
                 conn, MODEL_VERSION, version.id, {GATE_TAG: str(outcome.blessed).lower()}
             )
     return outcome
-
-
-def _attach(ws: Workspace, uri: str, path: str, text: str) -> ModelVersion:
-    """Store ``text`` as the artifact ``path`` of a model version (replacing an older one)."""
-    version = get_model_version(uri, workspace=ws)
-    blob = ws.artifacts.put_bytes(text.encode("utf-8"))
-    with ws.store.write() as conn:
-        objects.add_artifacts(
-            conn,
-            MODEL_VERSION,
-            version.id,
-            [ArtifactRecord(path, blob.sha256, blob.size, now_ms())],
-        )
-    return version
 
 
 def _read(ws: Workspace, uri: str, path: str) -> str | None:
@@ -455,8 +440,8 @@ def model_card(
         card_markdown(report, details, lineage, outcome),
         card_html(report, details, lineage, outcome),
     )
-    _attach(ws, version.uri, "card/model-card.md", card.markdown)
-    _attach(ws, version.uri, "card/model-card.html", card.html)
+    attach_text(ws, version.uri, "card/model-card.md", card.markdown)
+    attach_text(ws, version.uri, "card/model-card.html", card.html)
     return card
 
 

@@ -46,7 +46,7 @@ MANIFEST = "headway-model.json"
 CHAMPION = "champion"
 GATE_TAG = "gate.blessed"  # "true" or "false", set by headway.gate
 GATE_ARTIFACT = "gate/outcome.json"
-ATTACHMENTS = ("gate/", "evaluation/", "card/")  # attached to a version, not its package
+ATTACHMENTS = ("gate/", "evaluation/", "card/", "reference/")  # attached, not its package
 
 
 def register_model(
@@ -57,18 +57,26 @@ def register_model(
     description: str = "",
     tags: Mapping[str, Any] | None = None,
     flavor: str | None = None,
+    reference: Any = None,
+    label: str | None = "label",
     workspace: Workspace | None = None,
 ) -> ModelVersion:
     """Store ``model`` as the next version of ``name`` and return that version.
 
     ``run`` (default: the active run) links the version to the run and to the datasets the
     run read. ``input_example`` (a few rows) gives the signature that ``predict`` checks.
+    ``reference`` (the validation rows, with their ``label`` column) is profiled with the
+    model's predictions and stored with the version: monitors of deployments serving it
+    compare traffic with it (see :mod:`headway.registry.reference`).
     """
     _check_name(name)
     ws = workspace or current_workspace()
     chosen = get_flavor(flavor) if flavor else detect_flavor(model)
     run_id = _run_id(run if run is not None else active_run(), ws)
     signature = _signature(model, input_example)
+    attached = (
+        [] if reference is None else [_reference_blob(ws, name, model, signature, reference, label)]
+    )
     with tempfile.TemporaryDirectory(prefix="headway-model-") as tmp:
         folder = Path(tmp)
         try:
@@ -90,7 +98,7 @@ def register_model(
         staged = [
             (p, p.relative_to(folder).as_posix()) for p in sorted(folder.rglob("*")) if p.is_file()
         ]
-        blobs = [(rel, ws.artifacts.put_file(p)) for p, rel in staged]
+        blobs = [(rel, ws.artifacts.put_file(p)) for p, rel in staged] + attached
     with ws.store.write() as conn:
         version_id = run_repo.new_id()
         number = repo.create_version(
@@ -118,6 +126,15 @@ def register_model(
         if run_id is not None:  # the run's dataset inputs are one more hop up
             lineage.add_edge(conn, ("run", run_id), (MODEL_VERSION, version_id), "produced")
         return repo.get_version(conn, name, number)
+
+
+def _reference_blob(
+    ws: Workspace, name: str, model: Any, signature: Any, table: Any, label: str | None
+) -> tuple[str, Any]:
+    from headway.registry.reference import REFERENCE_ARTIFACT, build_reference
+
+    ref = build_reference(model, signature, table, label, f"{name} at registration")
+    return REFERENCE_ARTIFACT, ws.artifacts.put_bytes(ref.to_json().encode())
 
 
 def get_model_version(
@@ -203,6 +220,20 @@ def _not_blessed(ws: Workspace, name: str, version: int) -> str | None:
         return "its gate did not bless it"
     checks = json.loads(outcome)["checks"]
     return "its gate did not bless it: " + "; ".join(c["reason"] for c in checks if not c["passed"])
+
+
+def attach_text(ws: Workspace, uri: str, path: str, text: str) -> ModelVersion:
+    """Store ``text`` as the file ``path`` attached to a version (replacing an older one)."""
+    version = get_model_version(uri, workspace=ws)
+    blob = ws.artifacts.put_bytes(text.encode("utf-8"))
+    with ws.store.write() as conn:
+        objects.add_artifacts(
+            conn,
+            MODEL_VERSION,
+            version.id,
+            [ArtifactRecord(path, blob.sha256, blob.size, now_ms())],
+        )
+    return version
 
 
 def read_attachment(ws: Workspace, version: ModelVersion, path: str) -> str | None:
