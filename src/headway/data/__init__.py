@@ -11,7 +11,7 @@ from headway.data.profile import ColumnProfile, Profile, merge, profile
 from headway.data.sample import reservoir_sample, stratified_sample, weighted_sample
 from headway.data.schema import ColumnSchema, Relation, Schema, infer_schema
 from headway.data.split import SplitReport, SplitResult, split
-from headway.data.synthetic import make_churn
+from headway.data.synthetic import make_churn, make_churn_stream
 from headway.data.validate import ValidationReport, validate
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "expectations",
     "infer_schema",
     "make_churn",
+    "make_churn_stream",
     "merge",
     "profile",
     "reservoir_sample",
