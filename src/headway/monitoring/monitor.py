@@ -71,6 +71,7 @@ from headway.monitoring.windows import (
 )
 from headway.registry.reference import model_reference
 from headway.serving import log as prediction_log
+from headway.serving.labelled import latest_labels
 from headway.store import deployments as deployments_repo
 from headway.store import monitors as repo
 from headway.store.metadata import now_ms
@@ -500,16 +501,7 @@ def _labels(ws: Workspace, start_ms: int, until_ms: int) -> _Labels:
         _dt(until_ms),
         ["request_id", "time", "label", "label_value"],
     )
-    if table.num_rows:
-        # A later label for the same request replaces the earlier one.
-        table = table.sort_by([("request_id", "ascending"), ("time", "descending")])
-        ids = table.column("request_id").combine_chunks()
-        first = np.ones(len(ids), dtype=bool)
-        if len(ids) > 1:
-            first[1:] = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(
-                zero_copy_only=False
-            )
-        table = table.filter(pa.array(first))
+    table = latest_labels(table)
     times = pc.cast(table.column("time"), pa.int64()).to_numpy()
     return _Labels(
         table.column("request_id").combine_chunks(),
