@@ -1,0 +1,262 @@
+"""Champion/challenger: a new version earns production on the most recent labelled data.
+
+A retrained model is a *challenger*. :func:`challenge` judges it where it matters now —
+on the deployment's most recent labelled traffic, which the challenger did not train
+on — against the version serving that traffic (the champion): the promotion gate must
+bless it (thresholds, lift, no regression beyond its deltas, decided by paired
+bootstrap), and it must beat the champion on the headline metric with the paired
+interval clear of zero. Then it is rolled out as configured: straight ``switch``, a
+``shadow`` period, or a gated ``canary`` ramp (the prediction server advances or rolls
+it back on live traffic). :func:`settle` closes the loop: once the ramp promoted the
+challenger, the ``champion`` alias moves to it; if the ramp rolled it back, the
+decision says so.
+
+Every decision is a tracked run in the experiment ``challenger/<deployment>`` with
+the verdict, the reasons, both models' metrics and the data window, so "why is version
+7 serving?" has an answer in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from headway.errors import InvalidArgumentError
+from headway.evaluate.gates import GatePolicy
+from headway.evaluate.metrics import LOWER_IS_BETTER
+from headway.registry.evaluation import CHAMPION_METRICS, evaluate, gate
+from headway.registry.models import get_model_version, set_alias
+from headway.serving.deployments import Ramp, active_revision, set_canary, set_shadows, switch
+from headway.serving.labelled import labelled_traffic
+from headway.tracking.queries import list_runs
+from headway.tracking.run import start_run
+from headway.workspace import Workspace, current_workspace
+
+__all__ = ["Decision", "challenge", "settle"]
+
+Rollout = Literal["canary", "shadow", "switch", "none"]
+Verdict = Literal["canary", "shadow", "switched", "blessed", "rejected", "promoted", "rolled_back"]
+EXPERIMENT = "challenger/{}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What became of a challenger, and why."""
+
+    deployment: str
+    challenger: str
+    champion: str
+    verdict: Verdict
+    reasons: list[str]
+    rows: int
+    window_start: str
+    window_end: str
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    run_id: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict not in ("rejected", "rolled_back")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def challenge(
+    deployment: str,
+    challenger: str,
+    *,
+    label: str = "label",
+    recent: timedelta = timedelta(days=2),
+    until: datetime | None = None,
+    policy: GatePolicy | None = None,
+    metric: str | None = None,
+    rollout: Rollout = "canary",
+    ramp: Ramp | None = None,
+    min_rows: int = 200,
+    slices: list[str] | None = None,
+    n_bootstrap: int = 200,
+    workspace: Workspace | None = None,
+) -> Decision:
+    """Judge ``challenger`` against ``deployment``'s primary on its recent labelled traffic.
+
+    Parameters
+    ----------
+    recent
+        The window of labelled traffic to judge on, ending at ``until`` (default: now).
+    policy
+        The promotion gate (default: no regression beyond 0.01 on the task's metrics).
+    metric
+        The metric the challenger must beat the champion on (default: ROC AUC for binary
+        tasks, accuracy for multiclass, RMSE for regression).
+    rollout
+        On success: ``canary`` (a gated ramp, ``ramp``), ``shadow``, ``switch`` or ``none``
+        (bless only).
+    """
+    ws = workspace or current_workspace()
+    end = until or datetime.now(UTC)
+    start = end - recent
+    champion = active_revision(deployment, ws).config["primary"]
+    challenger = get_model_version(challenger, workspace=ws).uri
+    if challenger == champion:
+        raise InvalidArgumentError(f"{challenger} is already the primary of {deployment!r}")
+    table = labelled_traffic(ws.log_root, deployment, start, end, label)
+    table = table.drop(columns=["time", "request_id"])
+    decision = Decision(
+        deployment, challenger, champion, "rejected", [], len(table), _iso(start), _iso(end)
+    )
+    if len(table) < min_rows:
+        reason = (
+            f"only {len(table)} labelled requests between {_iso(start)} and {_iso(end)} "
+            f"(at least {min_rows} needed); wait for feedback or widen recent="
+        )
+        return _record(ws, decision, [reason])
+
+    report = evaluate(
+        challenger,
+        table,
+        label=label,
+        slices=slices,
+        champion=champion,
+        n_bootstrap=n_bootstrap,
+        name=f"challenge-{deployment}",
+        workspace=ws,
+    )
+    headline = metric or CHAMPION_METRICS[report.task][0]
+    metrics = _both_metrics(report, challenger, champion)
+    decision = Decision(**{**decision.to_dict(), "metrics": metrics})
+    outcome = gate(report, policy or _default_policy(report.task), workspace=ws)
+    reasons = [c.reason for c in outcome.checks]
+    beats, why = _beats(report, headline)
+    reasons.append(why)
+    if not (outcome.blessed and beats):
+        return _record(ws, decision, reasons)
+    verdict = _roll_out(ws, deployment, challenger, rollout, ramp)
+    return _record(ws, replace_verdict(decision, verdict), reasons)
+
+
+def settle(deployment: str, workspace: Workspace | None = None) -> Decision | None:
+    """Finish the latest challenge of ``deployment`` once its rollout has played out.
+
+    A challenger that became the primary (its canary ramp promoted, or a switch) takes
+    the ``champion`` alias; one whose canary was rolled back is recorded as such. Returns
+    the new decision, or None while the rollout is still running (or nothing is pending).
+    """
+    ws = workspace or current_workspace()
+    pending = _pending(ws, deployment)
+    if pending is None:
+        return None
+    config = active_revision(deployment, ws).config
+    version = get_model_version(pending.challenger, workspace=ws)
+    if config["primary"] == pending.challenger:
+        set_alias(
+            version.name,
+            "champion",
+            version.version,
+            reason=f"won the challenge on {deployment} (run {pending.run_id})",
+            workspace=ws,
+        )
+        reason = f"{pending.challenger} serves all of {deployment}'s traffic: now the champion"
+        return _record(ws, replace_verdict(pending, "promoted"), [reason])
+    if pending.challenger in (config.get("canary"), *config.get("shadows", ())):
+        return None  # still ramping, or still in its shadow period
+    reason = f"{pending.challenger} left {deployment} without being promoted (rolled back)"
+    return _record(ws, replace_verdict(pending, "rolled_back"), [reason])
+
+
+def replace_verdict(decision: Decision, verdict: Verdict) -> Decision:
+    return Decision(**{**decision.to_dict(), "verdict": verdict})
+
+
+def _default_policy(task: str) -> GatePolicy:
+    return GatePolicy(max_regression={m: 0.01 for m in CHAMPION_METRICS[task]})
+
+
+def _beats(report: Any, metric: str) -> tuple[bool, str]:
+    """Whether the paired interval of challenger - champion on ``metric`` is clear of 0."""
+    overall = report.champion.differences.get("overall", {}) if report.champion else {}
+    found = overall.get(metric)
+    if found is None or found.low is None or found.high is None:
+        return False, f"no paired comparison with the champion on {metric}"
+    lower = metric in LOWER_IS_BETTER
+    better = found.high < 0 if lower else found.low > 0
+    word = "beats" if better else "does not beat"
+    return better, (
+        f"{word} the champion on {metric}: difference {found.diff:+.4f} "
+        f"[{found.low:+.4f}, {found.high:+.4f}] (paired bootstrap)"
+    )
+
+
+def _both_metrics(report: Any, challenger: str, champion: str) -> dict[str, dict[str, float]]:
+    """Both models' metrics on the window (the champion's from the paired differences)."""
+    mine = {k: float(m.value) for k, m in report.overall.metrics.items()}
+    paired = report.champion.differences.get("overall", {}) if report.champion else {}
+    theirs = {k: mine[k] - d.diff for k, d in paired.items() if k in mine}
+    return {challenger: mine, champion: theirs}
+
+
+def _roll_out(
+    ws: Workspace, deployment: str, challenger: str, rollout: Rollout, ramp: Ramp | None
+) -> Verdict:
+    why = f"challenger {challenger} beat the primary on recent labelled traffic"
+    if rollout == "canary":
+        set_canary(deployment, challenger, ramp=ramp or Ramp(), reason=why, workspace=ws)
+        return "canary"
+    if rollout == "shadow":
+        shadows = active_revision(deployment, ws).config.get("shadows", [])
+        set_shadows(deployment, [*shadows, challenger], reason=why, workspace=ws)
+        return "shadow"
+    if rollout == "switch":
+        switch(deployment, challenger, reason=why, workspace=ws)
+        return "switched"
+    return "blessed"
+
+
+def _record(ws: Workspace, decision: Decision, reasons: list[str]) -> Decision:
+    """Store the decision as a run of ``challenger/<deployment>``; the decision, with it."""
+    decision = Decision(**{**decision.to_dict(), "reasons": reasons})
+    with start_run(
+        EXPERIMENT.format(decision.deployment),
+        name=f"{decision.verdict} {decision.challenger}",
+        tags={
+            "headway.challenger": decision.challenger,
+            "headway.champion": decision.champion,
+            "headway.verdict": decision.verdict,
+            "headway.reason": "; ".join(reasons)[:4000],
+            "headway.window": f"{decision.window_start}/{decision.window_end}",
+            "headway.rows": decision.rows,
+        },
+        workspace=ws,
+    ) as run:
+        for uri, values in decision.metrics.items():
+            role = "challenger" if uri == decision.challenger else "champion"
+            run.log_metrics({f"{role}.{k}": v for k, v in values.items()})
+        decided = Decision(**{**decision.to_dict(), "run_id": run.id})
+        run.log_text(json.dumps(decided.to_dict(), indent=2), "decision.json")
+    return decided
+
+
+def _pending(ws: Workspace, deployment: str) -> Decision | None:
+    """The latest decision of the deployment, if it left a rollout running."""
+    runs = list_runs(experiment=EXPERIMENT.format(deployment), limit=1, workspace=ws)
+    if not runs or runs[0].tags.get("headway.verdict") not in ("canary", "shadow", "switched"):
+        return None
+    tags = runs[0].tags
+    start, end = tags["headway.window"].split("/")
+    return Decision(
+        deployment,
+        tags["headway.challenger"],
+        tags["headway.champion"],
+        tags["headway.verdict"],  # type: ignore[arg-type]
+        [tags["headway.reason"]],
+        int(tags["headway.rows"]),
+        start,
+        end,
+        run_id=runs[0].id,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
