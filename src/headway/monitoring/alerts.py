@@ -373,7 +373,7 @@ def default_rules(
             "performance-drop",
             "performance.degraded",
             "flagged",
-            for_windows=1,
+            for_windows=2,
             severity="critical",
             channels=to,
             cooldown=timedelta(hours=6),
