@@ -12,6 +12,7 @@ HeadwayError
 │   └── ChecksumMismatchError  a blob's bytes do not match its sha256
 ├── PromotionRefusedError  a version that did not pass its gate cannot become champion
 ├── RevisionConflictError  a deployment changed while another change was being made
+├── DataValidationError    data breaks its schema where that must stop the work
 └── ModelError             a model cannot be packaged, loaded or called
     ├── FlavorError        no flavor fits the model, or its library is missing
     ├── UnsafeModelError   loading would execute untrusted code; pass trust explicitly
@@ -24,6 +25,7 @@ __all__ = [
     "ArtifactError",
     "ChecksumMismatchError",
     "ConfigError",
+    "DataValidationError",
     "FlavorError",
     "HeadwayError",
     "InvalidArgumentError",
@@ -76,6 +78,10 @@ class PromotionRefusedError(HeadwayError):
 
 class RevisionConflictError(HeadwayError):
     """Another writer appended a deployment revision first; read it again and retry."""
+
+
+class DataValidationError(HeadwayError):
+    """Data breaks its schema with error-severity anomalies (the message has the report)."""
 
 
 class ModelError(HeadwayError):

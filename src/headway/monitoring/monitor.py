@@ -69,7 +69,7 @@ from headway.monitoring.windows import (
     window_seconds,
     window_starts,
 )
-from headway.registry.reference import model_reference
+from headway.registry import reference as stored_references  # imports monitoring.checks
 from headway.serving import log as prediction_log
 from headway.serving.labelled import latest_labels
 from headway.store import deployments as deployments_repo
@@ -271,14 +271,14 @@ def _initial_reference(
         with ws.store.read() as conn:
             primary = deployments_repo.revisions(conn, deployment, last=1)[-1].config["primary"]
         try:
-            found = model_reference(primary, ws)
+            found = stored_references.model_reference(primary, ws)
         except NotFoundError:  # a deployment of a version since deleted: traffic it is
             found = None
         return None if found is None else FOLLOW_PRIMARY
     if isinstance(reference, str) and reference == "traffic":
         return None
     if isinstance(reference, str) and reference.startswith("models:/"):
-        found = model_reference(reference, ws)
+        found = stored_references.model_reference(reference, ws)
         if found is None:
             raise NotFoundError(
                 f"{reference} was registered without a reference; attach one with "
@@ -344,7 +344,10 @@ class _PrimaryReferences:
             revisions = deployments_repo.revisions(conn, deployment)
         self._starts = [r.created_at for r in revisions]
         self._primaries = [r.config["primary"] for r in revisions]
-        self._found = {uri: model_reference(uri, ws) for uri in dict.fromkeys(self._primaries)}
+        self._found = {
+            uri: stored_references.model_reference(uri, ws)
+            for uri in dict.fromkeys(self._primaries)
+        }
 
     def __call__(self, start_ms: int) -> Reference:
         at = max(0, bisect.bisect_right(self._starts, start_ms) - 1)

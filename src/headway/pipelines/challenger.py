@@ -98,10 +98,16 @@ def challenge(
     ws = workspace or current_workspace()
     end = until or datetime.now(UTC)
     start = end - recent
-    champion = active_revision(deployment, ws).config["primary"]
+    config = active_revision(deployment, ws).config
+    champion = config["primary"]
     challenger = get_model_version(challenger, workspace=ws).uri
     if challenger == champion:
         raise InvalidArgumentError(f"{challenger} is already the primary of {deployment!r}")
+    rolling = "canary" if config.get("canary") == challenger else None
+    rolling = rolling or ("shadow" if challenger in config.get("shadows", ()) else None)
+    if rolling is not None:  # judged before: let its rollout play out (see settle)
+        why = f"{challenger} is already the {rolling} of {deployment}; its rollout is running"
+        return Decision(deployment, challenger, champion, rolling, [why], 0, "", "")
     table = labelled_traffic(ws.log_root, deployment, start, end, label)
     table = table.drop(columns=["time", "request_id"])
     decision = Decision(

@@ -4,67 +4,31 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
-import pandas as pd
 import pytest
-from sklearn.compose import make_column_transformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from continual_helpers import FEATURES, churn_model, log_labelled, stream
 
-from headway.data.synthetic import make_churn_stream
 from headway.pipelines.challenger import challenge, settle
 from headway.registry import get_model_version, register_model
 from headway.serving.deployments import Ramp, active_revision, create_deployment, set_canary, switch
-from headway.serving.log import FeedbackLog, PredictionLog
 from headway.tracking import list_runs
 from headway.workspace import Workspace
 
-FEATURES = ["tenure_months", "monthly_charges", "support_calls", "plan", "region", "autopay"]
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
-
-
-def _model() -> object:
-    return make_pipeline(
-        make_column_transformer(
-            (OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
-            remainder=StandardScaler(),
-        ),
-        LogisticRegression(max_iter=1000),
-    )
 
 
 @pytest.fixture
 def world(ws: Workspace) -> dict[str, str]:
     """v1 trained before the drift serves churn-api; v2 trained after it; 2 days of traffic."""
-    stream = make_churn_stream(days=12, rows_per_hour=60, drift_day=4.0, start="2026-01-20")
-    day = (stream["time"] - stream["time"].min()).dt.total_seconds() / 86_400
-    before, after = stream[day < 4], stream[(day >= 5) & (day < 10)]
+    data, day = stream()
+    before, after = data[day < 4], data[(day >= 5) & (day < 10)]
     uris = {}
     for name, part in {"v1": before, "v2": after, "v3": before.head(300)}.items():
-        model = _model().fit(part[FEATURES], part["churned"])
+        model = churn_model().fit(part[FEATURES], part["churned"])
         uris[name] = register_model(
             "churn", model, input_example=part[FEATURES].head(), workspace=ws
         ).uri
     create_deployment("churn-api", uris["v1"], workspace=ws)
-    recent = stream[day >= 10]
-    ids = [f"r{i}" for i in range(len(recent))]
-    times = recent["time"].to_numpy().astype("datetime64[ms]")
-    with PredictionLog(ws.log_root, fsync=False) as log:
-        log.log(
-            ids,
-            inputs=recent[FEATURES].reset_index(drop=True),
-            outputs=pd.DataFrame({"prediction": np.zeros(len(recent), dtype=np.int64)}),
-            deployment="churn-api",
-            revision=1,
-            model_version=uris["v1"],
-            latency_ms=np.full(len(recent), 2.0),
-            status=np.full(len(recent), 200, dtype=np.int16),
-            route="primary",
-            time=times,
-        )
-    with FeedbackLog(ws.log_root, fsync=False) as log:  # labels a few hours later
-        log.log(ids, recent["churned"].to_numpy(), time=times + np.timedelta64(3, "h"))
+    log_labelled(ws, data[day >= 10], uris["v1"])
     return uris
 
 
