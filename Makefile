@@ -37,6 +37,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/monitoring.py
+	$(BIN)/python bench/ui.py
+	$(BIN)/python bench/pipelines.py
 
 clean:
 	rm -rf $(VENV) headway-quickstart .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,11 @@ log_root = ".headway/logs"
 [auth]
 # Bearer token required by write and admin endpoints when set (HEADWAY_TOKEN).
 token = ""
+
+[pipelines]
+# Ray cluster for executor="ray" (HEADWAY_RAY_ADDRESS), e.g. "ray://head:10001";
+# empty: start a local Ray on this machine.
+ray_address = ""
 """
 
 
@@ -57,6 +62,7 @@ class Settings:
     token: str | None = None
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     log_root: str = ""  # empty: the default folder in the project's state folder
+    ray_address: str = ""  # empty: executor="ray" starts a local Ray
 
     def __post_init__(self) -> None:
         if not self.log_root:
@@ -93,11 +99,13 @@ def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Se
     artifacts = _section(doc, "artifacts", path)
     auth = _section(doc, "auth", path)
     serving = _section(doc, "serving", path)
+    pipelines = _section(doc, "pipelines", path)
     uri = env.get("HEADWAY_STORE_URI") or store.get("uri") or "sqlite:///.headway/headway.db"
     root = env.get("HEADWAY_ARTIFACT_ROOT") or artifacts.get("root") or ".headway/artifacts"
     token = env.get("HEADWAY_TOKEN", auth.get("token")) or None
     log_root = env.get("HEADWAY_LOG_ROOT") or serving.get("log_root") or DEFAULT_LOG_ROOT
     options = artifacts.get("storage_options", {})
+    ray_address = env.get("HEADWAY_RAY_ADDRESS") or pipelines.get("ray_address") or ""
     if not isinstance(uri, str) or not isinstance(root, str) or not isinstance(options, dict):
         raise ConfigError(
             f"{path}: store.uri and artifacts.root must be strings and "
@@ -105,6 +113,11 @@ def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Se
         )
     if not isinstance(log_root, str):
         raise ConfigError(f"{path}: serving.log_root must be a string, got {log_root!r}")
+    if not isinstance(ray_address, str):
+        raise ConfigError(
+            f"{path}: pipelines.ray_address must be a string such as 'ray://head:10001', "
+            f"got {ray_address!r}"
+        )
     return Settings(
         project_dir=project_dir,
         store_uri=_resolve_store_uri(uri, project_dir),
@@ -112,6 +125,7 @@ def load_settings(project_dir: Path, env: Mapping[str, str] | None = None) -> Se
         token=token,
         storage_options=options,
         log_root=_resolve_log_root(log_root, project_dir),
+        ray_address=ray_address,
     )
 
 

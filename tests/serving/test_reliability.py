@@ -25,7 +25,9 @@ CONCURRENCY = 16
 async def _load(base_url: str, records: list[dict], seconds: float) -> list[tuple[int, dict]]:
     answers: list[tuple[int, dict]] = []
     stop = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=CONCURRENCY)
+    # Drop idle connections before the server (uvicorn: after 5 s) does, or a stalled
+    # machine makes the client reuse one the server just closed: a client-side ReadError.
+    limits = httpx.Limits(max_connections=CONCURRENCY, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
 
         async def user(k: int) -> None:

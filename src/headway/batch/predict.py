@@ -17,6 +17,7 @@ parent and sent to the workers chunk by chunk.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import secrets
@@ -31,7 +32,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -86,6 +87,7 @@ def predict(
     *,
     chunk_rows: int = 100_000,
     workers: int | None = None,
+    executor: str = "process",
     passthrough: Sequence[str] = (),
     proba: bool = False,
     trusted: bool = False,
@@ -109,7 +111,13 @@ def predict(
     chunk_rows
         Rows predicted at once by one worker.
     workers
-        Worker processes (default: one per CPU); ``1`` predicts in this process.
+        Worker processes (default: one per CPU); ``1`` predicts in this process. With
+        ``executor="ray"``: Ray actors (default: one per CPU of the cluster).
+    executor
+        ``"process"`` (a local process pool) or ``"ray"``: Ray actors that each load the
+        model once, on a local Ray or the cluster in ``[pipelines] ray_address``. The
+        actors read the input file themselves when it has enough row groups, so on a
+        remote cluster it must be on storage every node sees.
     passthrough
         Input columns copied to the output before the predictions, such as an id.
     proba
@@ -143,7 +151,8 @@ def predict(
     >>> tmp.cleanup()
     """
     ws = workspace or current_workspace()
-    workers = _check_counts(chunk_rows, workers)
+    ray = _connect_ray(executor, ws)
+    workers = _check_counts(chunk_rows, workers) if ray is None else _ray_workers(ray, workers)
     src, out = Path(source), Path(output)
     _check_output(out, src)
     version = get_model_version(model_uri, workspace=ws)
@@ -168,6 +177,7 @@ def predict(
         "output": str(out.resolve()),
         "chunk_rows": chunk_rows,
         "workers": workers,
+        "executor": executor,
         "passthrough": ",".join(passthrough),
         "proba": proba,
     }
@@ -176,7 +186,12 @@ def predict(
         logged_input = _log_input_in_background(run, src)
         start = time.perf_counter()
         with _AtomicOutput(out) as sink, _progress(progress, reader.rows, src.name) as advance:
-            for table in _predictions(job, reader, workers, ws):
+            tables = (
+                _predictions(job, reader, workers, ws)
+                if ray is None
+                else _ray_predictions(ray, job, reader, workers)
+            )
+            for table in tables:
                 sink.write(table)
                 advance(table.num_rows)
             logged_input.result()  # the output appears only with its lineage recorded
@@ -470,6 +485,63 @@ def _predictions(job: _Job, reader: _Reader, workers: int, ws: Workspace) -> Ite
         ) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _connect_ray(executor: str, ws: Workspace) -> ModuleType | None:
+    """The connected ``ray`` module for ``executor="ray"``; None for the process pool."""
+    if executor == "process":
+        return None
+    if executor != "ray":
+        raise InvalidArgumentError(f"executor must be 'process' or 'ray', got {executor!r}")
+    from headway.pipelines._ray import connect
+
+    return connect(ws.settings)
+
+
+def _ray_workers(ray: ModuleType, workers: int | None) -> int:
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if workers is None:
+        return cpus
+    _check_counts(1, workers)
+    if workers > cpus:
+        raise InvalidArgumentError(
+            f"workers={workers} Ray actors need a CPU each but the Ray cluster has {cpus}; "
+            f"ask for at most {cpus}"
+        )
+    return workers
+
+
+def _ray_predictions(
+    ray: ModuleType, job: _Job, reader: _Reader, workers: int
+) -> Iterator[pa.Table]:
+    """Output tables in input order, predicted by ``workers`` Ray actors, in turn."""
+    actor = ray.remote(num_cpus=1, max_restarts=0)(_RayWorker)
+    actors = [actor.remote(job) for _ in range(workers)]
+    tasks: Iterable[int | pa.Table | pa.RecordBatch] = (
+        range(reader.row_groups) if reader.row_groups >= workers else reader.chunks(job.chunk_rows)
+    )
+    turn = itertools.count()
+
+    def submit(task: int | pa.Table | pa.RecordBatch) -> Future[pa.Table]:
+        future: Future[pa.Table] = actors[next(turn) % workers].predict.remote(task).future()
+        return future
+
+    try:
+        yield from _in_order(submit, tasks, IN_FLIGHT_PER_WORKER * workers)
+    finally:
+        for handle in actors:
+            ray.kill(handle)
+
+
+class _RayWorker:
+    """A Ray actor that loads the model once and predicts chunks or row groups."""
+
+    def __init__(self, job: _Job) -> None:
+        threadpool_limits(job.threads)
+        self._predictor = _Predictor(job)
+
+    def predict(self, task: int | pa.Table | pa.RecordBatch) -> pa.Table:
+        return self._predictor(task)
 
 
 def _in_order(submit: Callable[[T], Future[R]], tasks: Iterable[T], limit: int) -> Iterator[R]:

@@ -9,9 +9,11 @@ from headway.cli import (  # noqa: F401  (registers commands)
     logs,
     models,
     monitor,
+    pipeline,
     predict,
     review,
     runs,
+    scheduler,
     serve,
     workspace,
 )

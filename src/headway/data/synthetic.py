@@ -57,7 +57,7 @@ def make_churn_stream(
     else:
         level = drift * np.clip((offsets / 86_400.0 - drift_day), 0.0, 1.0)
     df = _churn(rng, level, seed * 10_000_000)
-    origin = np.datetime64(start, "ms")
+    origin = np.asarray(start, dtype="datetime64[ms]")
     df.insert(0, "time", origin + (offsets * 1000).astype("timedelta64[ms]"))
     return df
 

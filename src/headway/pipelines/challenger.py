@@ -103,8 +103,9 @@ def challenge(
     challenger = get_model_version(challenger, workspace=ws).uri
     if challenger == champion:
         raise InvalidArgumentError(f"{challenger} is already the primary of {deployment!r}")
-    rolling = "canary" if config.get("canary") == challenger else None
-    rolling = rolling or ("shadow" if challenger in config.get("shadows", ()) else None)
+    rolling: Verdict | None = "canary" if config.get("canary") == challenger else None
+    if challenger in config.get("shadows", ()):
+        rolling = "shadow"
     if rolling is not None:  # judged before: let its rollout play out (see settle)
         why = f"{challenger} is already the {rolling} of {deployment}; its rollout is running"
         return Decision(deployment, challenger, champion, rolling, [why], 0, "", "")

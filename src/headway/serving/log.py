@@ -87,7 +87,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import duckdb
 import numpy as np
@@ -370,7 +370,7 @@ class SegmentLog:
             log.error("headway: %d rows of the %s log were not written", lost, self.stream)
         _live.discard(self)
 
-    def __enter__(self) -> SegmentLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -290,3 +290,24 @@ alert_events = Table(
     Index("ix_alert_events_monitor_at", "monitor_id", "at"),
     Index("ix_alert_events_alert", "alert_id"),
 )
+
+# One step of one pipeline run: how it ended, which run made its outputs (the cache source
+# when it was reused) and the outputs themselves, found again by the step's cache key.
+pipeline_steps = Table(
+    "pipeline_steps",
+    metadata,
+    Column("pipeline_run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("node", String(250), primary_key=True),
+    Column("step", String(250), nullable=False),
+    Column("position", Integer, nullable=False),  # order in which the pipeline called it
+    Column("upstream", JSON, nullable=False),  # nodes whose outputs it reads
+    Column("status", String(16), nullable=False),  # finished | cached | failed | skipped
+    Column("run_id", ID, ForeignKey("runs.id")),
+    Column("cache_key", String(64), nullable=False),
+    Column("outputs", JSON, nullable=False),  # [{"sha256", "size", "format"}]
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", BigInteger),
+    Column("ended_at", BigInteger),
+    Column("error", Text),
+    Index("ix_pipeline_steps_cache_key", "cache_key"),
+)
