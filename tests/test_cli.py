@@ -1,5 +1,3 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -88,36 +86,6 @@ def test_errors_are_one_line_without_traceback(sqlite_ws: Workspace) -> None:
 def test_debug_shows_the_traceback(sqlite_ws: Workspace) -> None:
     result = runner.invoke(app, ["--debug", "runs", "show", "0" * 32])
     assert result.exit_code != 0 and result.exception is not None
-
-
-def _quickstart(folder: Path) -> str:
-    headway_bin = Path(sys.executable).with_name("headway")
-    return subprocess.run(
-        [str(headway_bin), "quickstart", str(folder), "--rows", "5000"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-
-
-def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
-    """The README's main command, as a user runs it: a real process on a fresh folder."""
-    out = _quickstart(tmp_path / "qs")
-    assert "models:/churn/1" in out and "models:/churn@champion -> version 1" in out
-    ws = Workspace.open(tmp_path / "qs")
-    [run] = headway.list_runs(workspace=ws)
-    assert run.status == "finished" and run.metrics["test_auc"].value > 0.6
-    version = headway.get_model_version("models:/churn@champion", workspace=ws)
-    assert version.run_id == run.id
-    assert len(headway.list_run_inputs(run.id, workspace=ws)) == 2
-    assert "0 errors" in out
-    assert {a.path for a in headway.list_run_artifacts(run.id, workspace=ws)} == {
-        "schemas/churn-train.yaml",
-        "validation/churn-test.json",
-    }
-    # Running it again adds a version and moves the alias.
-    assert "version 2 (was version 1)" in _quickstart(tmp_path / "qs")
 
 
 def test_error_messages_keep_their_brackets(

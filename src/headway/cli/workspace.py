@@ -30,20 +30,26 @@ def init(directory: Path = typer.Argument(Path("."), help="Folder for the worksp
 @fail_cleanly
 def quickstart(
     directory: Path = typer.Argument(Path("headway-quickstart"), help="Workspace folder."),
-    rows: int = typer.Option(5000, min=200, help="Rows of generated data."),
+    rows: int = typer.Option(5000, min=1000, help="Customers to train the first model on."),
 ) -> None:
-    """Run Headway end to end: track a training run, register, alias, load and predict."""
+    """Run Headway's whole loop: train, deploy, drift, alert, retrain, canary, promote."""
     from headway.quickstart import run_quickstart
 
     console.rule("[bold]Headway quickstart")
-    result = run_quickstart(directory, rows=rows, say=lambda line: console.print(f"  {line}"))
+    result = run_quickstart(
+        directory, rows=rows, say=lambda line: console.print(f"  {line}"), console=console
+    )
     console.rule()
-    console.print("Look around:")
     command = _headway_command()
+    console.print("Where to look:")
     console.print(f"  cd {result.project_dir}")
-    console.print(f"  {command} runs list")
-    console.print(f"  {command} runs show {result.run_id[:8]}")
-    console.print(f"  {command} models show churn")
+    console.print(f"  {command} ui                        # the dashboard tells it in charts")
+    console.print(
+        f"  {command} monitor show {result.deployment}   # the windows, drift and accuracy"
+    )
+    console.print(f"  {command} alerts list --history")
+    console.print(f"  {command} deploy status {result.deployment}  # revisions: the canary's steps")
+    console.print(f"  {command} runs list                 # every run, and why it ran")
 
 
 def _headway_command() -> str:
