@@ -70,9 +70,10 @@ def test_the_sdk_shape_runs_and_returns_the_output_and_each_step(sqlite_ws: Work
 
 
 def test_a_run_is_tracked_with_step_runs_artifacts_and_lineage(sqlite_ws: Workspace) -> None:
-    result = training.run(n=200, c=0.5)
+    result = training.run(n=200, c=0.5, tags={"why": "a cron tick"})
     run = headway.get_run(result.run_id)
     assert (run.experiment, run.name, run.status) == ("training", "training", "finished")
+    assert run.tags["why"] == "a cron tick"
     assert run.params == {"n": "200", "c": "0.5"}
     assert run.tags["pipeline.role"] == "pipeline" and run.tags["pipeline.executor"] == "inline"
     assert run.metrics["steps"].value == 3 and run.metrics["steps_cached"].value == 0

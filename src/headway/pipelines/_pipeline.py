@@ -35,7 +35,7 @@ __all__ = ["PARAMS_ARTIFACT", "Pipeline", "pipeline"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-RESERVED = ("executor", "resume", "workspace", "progress")
+RESERVED = ("executor", "resume", "workspace", "progress", "tags")
 PARAMS_ARTIFACT = "pipeline/params.json"
 EXECUTOR_TAG = "pipeline.executor"
 RESUMED_TAG = "pipeline.resumed_from"
@@ -89,6 +89,7 @@ class Pipeline(Generic[P, R]):
         resume: str | None = None,
         workspace: Workspace | None = None,
         progress: bool = False,
+        tags: Mapping[str, str] | None = None,
         **params: Any,
     ) -> PipelineResult:
         """Run the pipeline with ``params``; return each step's result and the output.
@@ -104,6 +105,8 @@ class Pipeline(Generic[P, R]):
             their step has ``cache=False``; the failed step and what follows run again.
         progress
             Show a progress bar of the steps on stderr.
+        tags
+            Extra tags of the pipeline's run, set when it starts (e.g. why it runs).
 
         Raises
         ------
@@ -133,14 +136,19 @@ class Pipeline(Generic[P, R]):
         graph, output, values = self.build(**params)
         reusable = _reusable(ws, resume, self.name) if resume else {}
         chosen = get_executor(executor, ws.settings)
-        tags = {ROLE_TAG: PIPELINE_ROLE, PIPELINE_TAG: self.name, EXECUTOR_TAG: chosen.name}
+        run_tags = {
+            **(tags or {}),
+            ROLE_TAG: PIPELINE_ROLE,
+            PIPELINE_TAG: self.name,
+            EXECUTOR_TAG: chosen.name,
+        }
         if resume:
-            tags[RESUMED_TAG] = resume
+            run_tags[RESUMED_TAG] = resume
         run = start_run(
             experiment=self.name,
             name=self.name,
             params={k: param_text(v) for k, v in values.items()},
-            tags=tags,
+            tags=run_tags,
             workspace=ws,
         )
         if _is_json(values):

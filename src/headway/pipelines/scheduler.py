@@ -396,6 +396,7 @@ def _run(
             executor=schedule.executor,
             workspace=ws,
             progress=progress,
+            tags=_tags(schedule, now, checks),  # at the start: a crash mid-run keeps its why
             **_params(schedule, pipe, firings),
         )
         run_id = result.run_id
