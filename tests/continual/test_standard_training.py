@@ -145,3 +145,71 @@ def test_warm_start_continues_from_the_champions_weights(ws: Workspace, served: 
     assert warm.steps[-1][1].max_iter == 300  # the new configuration, the old weights
     other = _Estimator("sklearn.ensemble.RandomForestClassifier", {}, X)()
     assert _warm_from(served, other) is other  # another kind of model: from scratch
+
+
+def fit_forest(X: object, y: object, params: dict) -> object:
+    """A user's own training function, named in the config as module:function."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]), remainder="passthrough"
+    )
+    return make_pipeline(encode, RandomForestClassifier(**params)).fit(X, y)
+
+
+@pytest.mark.parametrize("source", ["parquet", "csv", "duckdb"])
+def test_file_and_query_sources_with_a_named_estimator_or_a_function(
+    ws: Workspace, tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, _ = stream()
+    rows = data.head(3000).drop(columns=["time"])
+    path = tmp_path / "rows.parquet"
+    rows.to_parquet(path)
+    if source == "csv":
+        path = tmp_path / "rows.csv"
+        rows.to_csv(path, index=False)
+    where = f"duckdb:SELECT * FROM '{path}'" if source == "duckdb" else str(path)
+    lightgbm = [
+        "collections.OrderedDict",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+    ]
+    train: dict = {
+        "estimator": "lightgbm.LGBMClassifier",
+        "params": {"n_estimators": 20, "verbose": -1},
+        "trusted_types": lightgbm,  # inside a scikit-learn pipeline: skops asks for trust
+    }
+    if source == "csv":
+        monkeypatch.syspath_prepend(str(Path(__file__).parent))
+        train = {"function": "test_standard_training:fit_forest", "params": {"n_estimators": 20}}
+    config = {
+        "model": "churn",
+        "label": "churned",
+        "data": {"source": where, "drop": ["customer_id"]},
+        "train": train,
+        "evaluate": {"gate": {"thresholds": {"roc_auc": 0.6}}},
+    }
+    result = standard_training.run(config=config, workspace=ws)
+    assert result.output["verdict"] == "not deployed"  # no [deploy]: registered and gated
+    version = get_model_version("models:/churn@challenger", workspace=ws)
+    assert version.flavor == "sklearn"
+    assert "customer_id" not in {c["name"] for c in version.signature["inputs"]["columns"]}
+
+
+def test_a_model_with_foreign_types_is_not_loaded_without_trust(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    data, _ = stream()
+    path = tmp_path / "rows.parquet"
+    data.head(2000).drop(columns=["time"]).to_parquet(path)
+    config = {
+        "model": "churn",
+        "label": "churned",
+        "data": {"source": str(path), "drop": ["customer_id"]},
+        "train": {"estimator": "lightgbm.LGBMClassifier", "params": {"verbose": -1}},
+    }
+    with pytest.raises(StepFailedError, match="trusted_types"):
+        standard_training.run(config=config, workspace=ws)

@@ -27,7 +27,7 @@ from headway.errors import InvalidArgumentError
 from headway.evaluate.gates import GatePolicy
 from headway.evaluate.metrics import LOWER_IS_BETTER
 from headway.registry.evaluation import CHAMPION_METRICS, evaluate, gate
-from headway.registry.models import get_model_version, set_alias
+from headway.registry.models import get_model_version, load_model, set_alias
 from headway.serving.deployments import Ramp, active_revision, set_canary, set_shadows, switch
 from headway.serving.labelled import labelled_traffic
 from headway.tracking.queries import list_runs
@@ -78,6 +78,7 @@ def challenge(
     min_rows: int = 200,
     slices: list[str] | None = None,
     n_bootstrap: int = 200,
+    trusted_types: list[str] | None = None,
     workspace: Workspace | None = None,
 ) -> Decision:
     """Judge ``challenger`` against ``deployment``'s primary on its recent labelled traffic.
@@ -94,6 +95,10 @@ def challenge(
     rollout
         On success: ``canary`` (a gated ramp, ``ramp``), ``shadow``, ``switch`` or ``none``
         (bless only).
+    trusted_types
+        Classes a skops file may rebuild beyond scikit-learn's, for both models (e.g. a
+        LightGBM estimator inside a scikit-learn pipeline): see
+        :func:`~headway.registry.load_model`.
     """
     ws = workspace or current_workspace()
     end = until or datetime.now(UTC)
@@ -122,11 +127,11 @@ def challenge(
         return _record(ws, decision, [reason])
 
     report = evaluate(
-        challenger,
+        load_model(challenger, trusted_types=trusted_types, workspace=ws),
         table,
         label=label,
         slices=slices,
-        champion=champion,
+        champion=load_model(champion, trusted_types=trusted_types, workspace=ws),
         n_bootstrap=n_bootstrap,
         name=f"challenge-{deployment}",
         workspace=ws,

@@ -27,6 +27,8 @@ version traces back to the rows it learnt from::
     estimator = "sklearn.linear_model.LogisticRegression"   # or function = "module:fit"
     params = {max_iter = 1000}
     warm_start = false              # start from the champion's weights where it can
+    # trusted_types = [...]         # classes beyond scikit-learn's its skops file may
+                                    # rebuild (e.g. a LightGBM estimator): load_model's
     n_trials = 20
     [train.search]
     C = {low = 0.01, high = 10, log = true}
@@ -284,16 +286,26 @@ def evaluate_and_gate(
     slices: list[str],
     gate_policy: dict[str, Any],
     champion: str | None,
+    trusted_types: list[str],
 ) -> dict[str, Any]:
     """Evaluate on the test rows (slices, the champion) and pass the version through the
     gate; a blessed version becomes the ``challenger``."""
     from headway.evaluate.gates import GatePolicy
-    from headway.registry import get_model_version, set_alias
+    from headway.registry import get_model_version, load_model, set_alias
     from headway.registry.evaluation import evaluate, gate
 
     ws = current_workspace()
+
+    def loaded(model: str) -> Any:
+        return load_model(model, trusted_types=trusted_types, workspace=ws)
+
     report = evaluate(
-        uri, test, label=label, slices=slices or None, champion=champion, workspace=ws
+        loaded(uri),
+        test,
+        label=label,
+        slices=slices or None,
+        champion=None if champion is None else loaded(champion),
+        workspace=ws,
     )
     outcome = gate(report, GatePolicy(**gate_policy), workspace=ws)
     if outcome.blessed:
@@ -308,7 +320,9 @@ def evaluate_and_gate(
 
 
 @step(cache=False)
-def deploy_version(gated: dict[str, Any], options: dict[str, Any], label: str) -> dict[str, Any]:
+def deploy_version(
+    gated: dict[str, Any], options: dict[str, Any], label: str, trusted_types: list[str]
+) -> dict[str, Any]:
     """Challenge the deployment's primary on recent labelled traffic; roll out on a win."""
     from headway.pipelines.challenger import challenge
     from headway.serving.deployments import Ramp, list_deployments
@@ -333,6 +347,7 @@ def deploy_version(gated: dict[str, Any], options: dict[str, Any], label: str) -
         rollout=mode,
         ramp=Ramp(**options["ramp"]) if options.get("ramp") else None,
         min_rows=int(options.get("min_rows", 200)),
+        trusted_types=trusted_types,
         workspace=ws,
     )
     return decision.to_dict()
@@ -357,6 +372,7 @@ def standard_training(config: Any, since: str | None = None) -> Any:
     checked = validate_data(rows, cfg.validate.get("schema"))
     train, test = split_data(checked, cfg.label, cfg.split)
     champion = _champion(cfg.model)
+    trusted = [str(t) for t in cfg.train.get("trusted_types", [])]
     model = train_model(train, cfg.label, cfg.train, champion)
     uri = register_version(model, test, cfg.label, cfg.model)
     gated = evaluate_and_gate(
@@ -366,8 +382,9 @@ def standard_training(config: Any, since: str | None = None) -> Any:
         list(cfg.evaluate.get("slices", [])),
         dict(cfg.evaluate.get("gate", {})),
         champion,
+        trusted,
     )
-    return deploy_version(gated, cfg.deploy, cfg.label)
+    return deploy_version(gated, cfg.deploy, cfg.label, trusted)
 
 
 # -- helpers ----------------------------------------------------------------------------

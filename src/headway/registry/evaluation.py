@@ -77,7 +77,7 @@ def evaluate(
     tags: Sequence[str] | Mapping[str, Any] | None = None,
     behaviour: Sequence[Mapping[str, Any] | Callable[[Any, pd.DataFrame], Any]] = (),
     sensitive: str | Sequence[str] = (),
-    champion: str | None = None,
+    champion: str | LoadedModel | None = None,
     find: bool = True,
     n_bootstrap: int = 200,
     seed: int = 0,
@@ -111,8 +111,9 @@ def evaluate(
     sensitive
         Column(s) whose groups the fairness report compares (binary tasks).
     champion
-        URI of the model to beat (``models:/churn@champion``): the report then holds paired
-        bootstrap differences overall and on every slice.
+        The model to beat, by URI (``models:/churn@champion``) or loaded (as
+        :func:`~headway.registry.load_model` gives it, e.g. with ``trusted_types``): the
+        report then holds paired bootstrap differences overall and on every slice.
     find
         Search single features and pairs for slices significantly worse than the whole.
     """
@@ -325,7 +326,7 @@ def _latency_p99_ms(model: Any, X: pd.DataFrame, batch: int = 1000, repeats: int
 
 
 def _compare(
-    champion: str,
+    champion: str | LoadedModel,
     ws: Workspace,
     X: pd.DataFrame,
     y: np.ndarray,
@@ -336,8 +337,8 @@ def _compare(
     n_bootstrap: int,
     seed: int,
 ) -> ChampionComparison:
-    version = get_model_version(champion, workspace=ws)
-    c_pred, c_score = _predict(load_model(version.uri, workspace=ws), X)
+    loaded = champion if isinstance(champion, LoadedModel) else load_model(champion, workspace=ws)
+    c_pred, c_score = _predict(loaded, X)
     scopes = {"overall": np.ones(len(y), dtype=bool), **masks}
     differences = {}
     for scope, mask in scopes.items():
@@ -351,7 +352,7 @@ def _compare(
                 y[mask], a[mask], b[mask], metric, n_bootstrap=n_bootstrap, seed=seed, task=task
             )
         differences[scope] = by_metric
-    return ChampionComparison(version.uri, differences)
+    return ChampionComparison(loaded.uri, differences)
 
 
 def gate(
