@@ -83,3 +83,85 @@ def test_too_little_labelled_traffic_is_a_reasoned_rejection(
     decision = challenge("churn-api", world["v2"], label="churned", until=long_ago, workspace=ws)
     assert decision.verdict == "rejected" and decision.rows == 0
     assert "labelled requests" in decision.reasons[0]
+
+
+def _shadow_traffic(ws: Workspace, challenger: str, n: int, agree: float, errors: float) -> None:
+    """n requests answered by the primary and, in shadow, by the challenger."""
+    import numpy as np
+    import pandas as pd
+
+    from headway.serving.log import PredictionLog
+
+    rng = np.random.default_rng(4)
+    ids = [f"s{i}" for i in range(n)]
+    primary = rng.integers(0, 2, n)
+    shadow = np.where(rng.uniform(size=n) < agree, primary, 1 - primary)
+    status = np.where(rng.uniform(size=n) < errors, 500, 200).astype(np.int16)
+    inputs = pd.DataFrame({"tenure_months": np.arange(n)})
+    with PredictionLog(ws.log_root, fsync=False) as log:
+        for route, version, answers, codes in [
+            ("primary", "models:/churn/1", primary, np.full(n, 200, dtype=np.int16)),
+            ("shadow", challenger, shadow, status),
+        ]:
+            log.log(
+                ids,
+                inputs=inputs,
+                outputs=pd.DataFrame({"prediction": answers}),
+                deployment="churn-api",
+                revision=2,
+                model_version=version,
+                latency_ms=np.full(n, 2.0),
+                status=codes,
+                route=route,
+            )
+
+
+@pytest.mark.parametrize(
+    ("agree", "errors", "verdict"), [(0.9, 0.0, "canary"), (0.4, 0.0, "rejected")]
+)
+def test_a_shadow_period_ends_in_a_canary_ramp_or_a_rejection(
+    ws: Workspace, world: dict[str, str], agree: float, errors: float, verdict: str
+) -> None:
+    ramp = Ramp(steps=(0.5, 1.0), min_requests=100, min_agreement=0.7)
+    decision = challenge(
+        "churn-api",
+        world["v2"],
+        label="churned",
+        until=NOW,
+        rollout="shadow",
+        shadow_period=timedelta(hours=6),
+        ramp=ramp,
+        workspace=ws,
+    )
+    assert decision.verdict == "shadow" and decision.shadow_until
+    assert active_revision("churn-api", ws).config["shadows"] == [world["v2"]]
+    later = datetime.now(UTC) + timedelta(hours=7)
+    assert settle("churn-api", now=later, workspace=ws) is None  # no shadow answers yet
+    _shadow_traffic(ws, world["v2"], 300, agree, errors)
+    assert settle("churn-api", workspace=ws) is None  # the period is not over
+    settled = settle("churn-api", now=later, workspace=ws)
+    assert settled is not None and settled.verdict == verdict, settled
+    config = active_revision("churn-api", ws).config
+    assert config["shadows"] == []
+    assert (config["canary"] == world["v2"]) == (verdict == "canary")
+    if verdict == "canary":
+        assert config["ramp"]["steps"] == [0.5, 1.0]
+        assert "300 shadow answers" in settled.reasons[0]
+
+
+def test_the_scheduler_settles_rollouts_on_every_tick(ws: Workspace, world: dict[str, str]) -> None:
+    from headway.pipelines.scheduler import run_scheduler
+
+    challenge("churn-api", world["v2"], label="churned", until=NOW, workspace=ws)
+    switch("churn-api", world["v2"], reason="ramp promoted", workspace=ws)
+    seen: list = []
+    ticks = run_scheduler(
+        [],
+        interval=0.05,
+        until=datetime.now(UTC) + timedelta(seconds=0.3),
+        workspace=ws,
+        on_settle=seen.extend,
+    )
+    assert ticks >= 1
+    assert [d.verdict for d in seen] == ["promoted"]  # once, not on every tick
+    assert get_model_version("models:/churn@champion", workspace=ws).uri == world["v2"]

@@ -40,6 +40,7 @@ def run(
     """Check every schedule's triggers and run the due pipelines, every --interval seconds."""
     if ctx.invoked_subcommand is not None:
         return
+    from headway.pipelines.challenger import Decision, settle_all
     from headway.pipelines.scheduler import (
         ScheduleDecision,
         load_schedules,
@@ -54,12 +55,18 @@ def run(
             style = _STYLE[d.action]
             console.print(f"[{style}]{escape(d.message())}[/]", soft_wrap=True)
 
+    def settled(decisions: list[Decision]) -> None:
+        for d in decisions:
+            line = f"{d.deployment}: {d.challenger} {d.verdict}: {'; '.join(d.reasons)}"
+            console.print(escape(line), soft_wrap=True)
+
     if once:
         show(tick(schedules, progress=True))
+        settled(settle_all())
         return
     names = ", ".join(s.name for s in schedules)
     console.print(f"checking {len(schedules)} schedule(s) every {interval:g}s: {names}")
-    run_scheduler(schedules, interval=interval, on_tick=show, progress=True)
+    run_scheduler(schedules, interval=interval, on_tick=show, progress=True, on_settle=settled)
 
 
 @scheduler_app.command("list")

@@ -28,13 +28,20 @@ from headway.evaluate.gates import GatePolicy
 from headway.evaluate.metrics import LOWER_IS_BETTER
 from headway.registry.evaluation import CHAMPION_METRICS, evaluate, gate
 from headway.registry.models import get_model_version, load_model, set_alias
-from headway.serving.deployments import Ramp, active_revision, set_canary, set_shadows, switch
+from headway.serving.deployments import (
+    Ramp,
+    active_revision,
+    list_deployments,
+    set_canary,
+    set_shadows,
+    switch,
+)
 from headway.serving.labelled import labelled_traffic
 from headway.tracking.queries import list_runs
 from headway.tracking.run import start_run
 from headway.workspace import Workspace, current_workspace
 
-__all__ = ["Decision", "challenge", "settle"]
+__all__ = ["Decision", "challenge", "settle", "settle_all"]
 
 Rollout = Literal["canary", "shadow", "switch", "none"]
 Verdict = Literal["canary", "shadow", "switched", "blessed", "rejected", "promoted", "rolled_back"]
@@ -55,6 +62,8 @@ class Decision:
     window_end: str
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     run_id: str = ""
+    shadow_until: str = ""  # a shadow's period ends then; a canary ramp follows
+    ramp: dict[str, Any] | None = None  # the ramp that follows the shadow period
 
     @property
     def accepted(self) -> bool:
@@ -75,6 +84,7 @@ def challenge(
     metric: str | None = None,
     rollout: Rollout = "canary",
     ramp: Ramp | None = None,
+    shadow_period: timedelta = timedelta(hours=24),
     min_rows: int = 200,
     slices: list[str] | None = None,
     n_bootstrap: int = 200,
@@ -93,8 +103,9 @@ def challenge(
         The metric the challenger must beat the champion on (default: ROC AUC for binary
         tasks, accuracy for multiclass, RMSE for regression).
     rollout
-        On success: ``canary`` (a gated ramp, ``ramp``), ``shadow``, ``switch`` or ``none``
-        (bless only).
+        On success: ``canary`` (a gated ramp, ``ramp``), ``shadow`` (a shadow for
+        ``shadow_period``, then, if its answers held up, the canary ramp: see
+        :func:`settle`), ``switch`` or ``none`` (bless only).
     trusted_types
         Classes a skops file may rebuild beyond scikit-learn's, for both models (e.g. a
         LightGBM estimator inside a scikit-learn pipeline): see
@@ -146,23 +157,35 @@ def challenge(
     if not (outcome.blessed and beats):
         return _record(ws, decision, reasons)
     verdict = _roll_out(ws, deployment, challenger, rollout, ramp)
+    if verdict == "shadow":
+        ends = datetime.now(UTC) + shadow_period
+        decision = Decision(
+            **{**decision.to_dict(), "shadow_until": _iso(ends), "ramp": asdict(ramp or Ramp())}
+        )
     return _record(ws, replace_verdict(decision, verdict), reasons)
 
 
-def settle(deployment: str, workspace: Workspace | None = None) -> Decision | None:
-    """Finish the latest challenge of ``deployment`` once its rollout has played out.
+def settle(
+    deployment: str, now: datetime | None = None, workspace: Workspace | None = None
+) -> Decision | None:
+    """Move the latest challenge of ``deployment`` on once its rollout has played out.
 
     A challenger that became the primary (its canary ramp promoted, or a switch) takes
-    the ``champion`` alias; one whose canary was rolled back is recorded as such. Returns
-    the new decision, or None while the rollout is still running (or nothing is pending).
+    the ``champion`` alias; one whose canary was rolled back is recorded as such. A
+    shadow whose period is over is judged on what it answered meanwhile (the shadow rows
+    of the prediction log against the primary's, with the ramp's error-rate and
+    agreement gates, after at least the ramp's ``min_requests``): it then starts its
+    canary ramp, or is removed. Returns the new decision, or None while the rollout is
+    still running (or nothing is pending). The scheduler calls it on every tick.
     """
     ws = workspace or current_workspace()
     pending = _pending(ws, deployment)
     if pending is None:
         return None
     config = active_revision(deployment, ws).config
-    version = get_model_version(pending.challenger, workspace=ws)
-    if config["primary"] == pending.challenger:
+    challenger = pending.challenger
+    if config["primary"] == challenger:
+        version = get_model_version(challenger, workspace=ws)
         set_alias(
             version.name,
             "champion",
@@ -170,12 +193,83 @@ def settle(deployment: str, workspace: Workspace | None = None) -> Decision | No
             reason=f"won the challenge on {deployment} (run {pending.run_id})",
             workspace=ws,
         )
-        reason = f"{pending.challenger} serves all of {deployment}'s traffic: now the champion"
+        reason = f"{challenger} serves all of {deployment}'s traffic: now the champion"
         return _record(ws, replace_verdict(pending, "promoted"), [reason])
-    if pending.challenger in (config.get("canary"), *config.get("shadows", ())):
-        return None  # still ramping, or still in its shadow period
-    reason = f"{pending.challenger} left {deployment} without being promoted (rolled back)"
+    if config.get("canary") == challenger:
+        return None  # still ramping
+    if challenger in config.get("shadows", ()):
+        return _end_shadow(ws, pending, now or datetime.now(UTC))
+    reason = f"{challenger} left {deployment} without being promoted (rolled back)"
     return _record(ws, replace_verdict(pending, "rolled_back"), [reason])
+
+
+def settle_all(now: datetime | None = None, workspace: Workspace | None = None) -> list[Decision]:
+    """:func:`settle` every deployment; the decisions that moved."""
+    ws = workspace or current_workspace()
+    moved = [settle(r.deployment, now, ws) for r in list_deployments(ws)]
+    return [d for d in moved if d is not None]
+
+
+def _end_shadow(ws: Workspace, pending: Decision, now: datetime) -> Decision | None:
+    if not pending.shadow_until or now < datetime.fromisoformat(pending.shadow_until):
+        return None
+    ramp = Ramp(
+        **{**(pending.ramp or {}), "steps": tuple((pending.ramp or {}).get("steps", Ramp().steps))}
+    )
+    seen = _shadow_answers(ws, pending)
+    if seen["requests"] < ramp.min_requests:
+        return None  # too few answers to judge yet: the shadow keeps running
+    health = (
+        f"{seen['requests']} shadow answers: error rate {seen['error_rate']:.2%} (limit "
+        f"{ramp.max_error_rate:.2%}), agreement with the primary {seen['agreement']:.1%} "
+        f"(minimum {ramp.min_agreement:.0%})"
+    )
+    healthy = seen["error_rate"] <= ramp.max_error_rate and seen["agreement"] >= ramp.min_agreement
+    if not healthy:
+        why = f"shadow period of {pending.challenger} failed: {health}"
+        set_shadows(pending.deployment, remove=[pending.challenger], reason=why, workspace=ws)
+        return _record(ws, replace_verdict(pending, "rejected"), [why])
+    why = f"shadow period of {pending.challenger} over: {health}; canary ramp starts"
+    set_shadows(pending.deployment, remove=[pending.challenger], reason=why, workspace=ws)
+    set_canary(pending.deployment, pending.challenger, ramp=ramp, reason=why, workspace=ws)
+    return _record(ws, replace_verdict(pending, "canary"), [why])
+
+
+_SHADOW_SQL = """
+SELECT count(*) AS requests,
+       coalesce(avg(CASE WHEN s.status >= 500 THEN 1.0 ELSE 0.0 END), 0) AS error_rate,
+       coalesce(avg(CASE WHEN s.status < 500 AND p.status < 500
+                         AND s.outputs.prediction = p.outputs.prediction
+                    THEN 1.0 ELSE 0.0 END), 0) AS agreement
+FROM predictions AS s JOIN predictions AS p USING (request_id)
+WHERE s.deployment = $deployment AND p.deployment = $deployment
+  AND s.route = 'shadow' AND s.model_version = $challenger AND p.route = 'primary'
+  AND s.time >= $since
+"""
+
+
+def _shadow_answers(ws: Workspace, pending: Decision) -> dict[str, Any]:
+    """What the shadow answered since the decision, against the primary's answers."""
+    from headway.serving.log import connect
+
+    con = connect(ws.log_root)
+    try:
+        row = con.execute(
+            _SHADOW_SQL,
+            {
+                "deployment": pending.deployment,
+                "challenger": pending.challenger,
+                "since": datetime.fromisoformat(pending.window_end),
+            },
+        ).fetchone()
+    finally:
+        con.close()
+    requests, error_rate, agreement = row if row is not None else (0, 0.0, 0.0)
+    return {
+        "requests": int(requests),
+        "error_rate": float(error_rate),
+        "agreement": float(agreement),
+    }
 
 
 def replace_verdict(decision: Decision, verdict: Verdict) -> Decision:
@@ -217,8 +311,7 @@ def _roll_out(
         set_canary(deployment, challenger, ramp=ramp or Ramp(), reason=why, workspace=ws)
         return "canary"
     if rollout == "shadow":
-        shadows = active_revision(deployment, ws).config.get("shadows", [])
-        set_shadows(deployment, [*shadows, challenger], reason=why, workspace=ws)
+        set_shadows(deployment, add=[challenger], reason=why, workspace=ws)
         return "shadow"
     if rollout == "switch":
         switch(deployment, challenger, reason=why, workspace=ws)
@@ -239,6 +332,8 @@ def _record(ws: Workspace, decision: Decision, reasons: list[str]) -> Decision:
             "headway.reason": "; ".join(reasons)[:4000],
             "headway.window": f"{decision.window_start}/{decision.window_end}",
             "headway.rows": decision.rows,
+            "headway.shadow_until": decision.shadow_until,
+            "headway.ramp": json.dumps(decision.ramp),
         },
         workspace=ws,
     ) as run:
@@ -267,6 +362,8 @@ def _pending(ws: Workspace, deployment: str) -> Decision | None:
         start,
         end,
         run_id=runs[0].id,
+        shadow_until=tags.get("headway.shadow_until", ""),
+        ramp=json.loads(tags.get("headway.ramp", "null")),
     )
 
 

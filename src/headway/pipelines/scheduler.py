@@ -61,6 +61,7 @@ from headway.pipelines._errors import StepFailedError
 from headway.pipelines._loader import load_pipeline
 from headway.pipelines._pipeline import Pipeline
 from headway.pipelines._task import _describe
+from headway.pipelines.challenger import Decision, settle_all
 from headway.pipelines.triggers import (
     Check,
     Firing,
@@ -323,11 +324,15 @@ def run_scheduler(
     workspace: Workspace | None = None,
     on_tick: Callable[[list[ScheduleDecision]], None] | None = None,
     progress: bool = False,
+    on_settle: Callable[[list[Decision]], None] | None = None,
 ) -> int:
     """Tick every ``interval`` seconds until ``until`` (default: forever); the ticks run.
 
-    ``on_tick`` receives each tick's decisions (the CLI prints them). A tick that fails
-    as a whole (the ledger is unreachable) is logged, and the next one tries again.
+    Each tick also settles champion/challenger rollouts (:func:`~headway.pipelines.
+    challenger.settle_all`: a shadow period ends in a canary ramp, a promoted challenger
+    takes the ``champion`` alias). ``on_tick`` and ``on_settle`` receive what each tick
+    decided (the CLI prints it). A tick that fails as a whole (the ledger is
+    unreachable) is logged, and the next one tries again.
     """
     if not interval > 0:
         raise InvalidArgumentError(f"interval must be a positive number of seconds, got {interval}")
@@ -339,11 +344,14 @@ def run_scheduler(
         ticks += 1
         try:
             decisions = tick(schedules, workspace=ws, progress=progress)
+            settled = settle_all(workspace=ws)
         except Exception:
             log.exception("headway: the scheduler's tick failed; trying again in %gs", interval)
         else:
             if on_tick is not None:
                 on_tick(decisions)
+            if on_settle is not None:
+                on_settle(settled)
         wait = interval - (time.monotonic() - started)
         if end is not None:
             wait = min(wait, (end - datetime.now(UTC)).total_seconds())

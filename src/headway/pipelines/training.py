@@ -41,7 +41,8 @@ version traces back to the rows it learnt from::
 
     [deploy]
     deployment = "churn-api"
-    mode = "canary"                 # canary | shadow | switch | none
+    mode = "canary"                 # canary | shadow (for shadow_period, then the ramp) |
+                                    # switch | none
     recent = "2d"                   # judge on the last 2 days (to [deploy] until, or now)
     ramp = {steps = [0.25, 0.5, 1.0], min_requests = 100}
 
@@ -346,6 +347,7 @@ def deploy_version(
         until=_moment(options.get("until")),
         rollout=mode,
         ramp=Ramp(**options["ramp"]) if options.get("ramp") else None,
+        shadow_period=_duration(options.get("shadow_period", "24h")),
         min_rows=int(options.get("min_rows", 200)),
         trusted_types=trusted_types,
         workspace=ws,
