@@ -46,13 +46,13 @@ def test_a_better_challenger_goes_to_canary_and_takes_the_alias_once_promoted(
     assert mine["roc_auc"] > theirs["roc_auc"]
     config = active_revision("churn-api", ws).config
     assert config["canary"] == world["v2"] and config["ramp"]["steps"] == [0.25, 1.0]
-    assert settle("churn-api", ws) is None  # still ramping
+    assert settle("churn-api", workspace=ws) is None  # still ramping
 
     switch("churn-api", world["v2"], reason="ramp promoted", workspace=ws)
-    settled = settle("churn-api", ws)
+    settled = settle("churn-api", workspace=ws)
     assert settled is not None and settled.verdict == "promoted"
     assert get_model_version("models:/churn@champion", workspace=ws).uri == world["v2"]
-    assert settle("churn-api", ws) is None  # nothing left pending
+    assert settle("churn-api", workspace=ws) is None  # nothing left pending
 
     history = list_runs(experiment="challenger/churn-api", workspace=ws)
     assert [r.tags["headway.verdict"] for r in history] == ["promoted", "canary"]
@@ -66,13 +66,13 @@ def test_a_worse_challenger_is_rejected_with_its_reasons(
     assert decision.verdict == "rejected" and not decision.accepted
     assert any("does not beat the champion" in r for r in decision.reasons)
     assert active_revision("churn-api", ws).config.get("canary") is None
-    assert settle("churn-api", ws) is None
+    assert settle("churn-api", workspace=ws) is None
 
 
 def test_a_rolled_back_canary_is_recorded(ws: Workspace, world: dict[str, str]) -> None:
     challenge("churn-api", world["v2"], label="churned", until=NOW, workspace=ws)
     set_canary("churn-api", None, reason="canary rolled back: error rate", workspace=ws)
-    settled = settle("churn-api", ws)
+    settled = settle("churn-api", workspace=ws)
     assert settled is not None and settled.verdict == "rolled_back"
 
 

@@ -166,7 +166,7 @@ def challenge(
 
 
 def settle(
-    deployment: str, now: datetime | None = None, workspace: Workspace | None = None
+    deployment: str, *, now: datetime | None = None, workspace: Workspace | None = None
 ) -> Decision | None:
     """Move the latest challenge of ``deployment`` on once its rollout has played out.
 
@@ -206,7 +206,7 @@ def settle(
 def settle_all(now: datetime | None = None, workspace: Workspace | None = None) -> list[Decision]:
     """:func:`settle` every deployment; the decisions that moved."""
     ws = workspace or current_workspace()
-    moved = [settle(r.deployment, now, ws) for r in list_deployments(ws)]
+    moved = [settle(r.deployment, now=now, workspace=ws) for r in list_deployments(ws)]
     return [d for d in moved if d is not None]
 
 

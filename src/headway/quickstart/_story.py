@@ -269,7 +269,7 @@ def _canary(ws: Workspace, challenger: str, say: Callable[[str], None]) -> bool:
         traffic, promoted = _live.ramp(ws, port, DEPLOYMENT, live_rows(2000, seed=21))
     routes = ", ".join(f"{n} {r}" for r, n in sorted(traffic.by_route.items()))
     say(f"live        {traffic.sent} requests to http://127.0.0.1:{port}/predict: {routes}")
-    settled = settle(DEPLOYMENT, ws)
+    settled = settle(DEPLOYMENT, workspace=ws)
     if promoted and settled is not None and settled.verdict == "promoted":
         say(f"promoted    {challenger} serves all of {DEPLOYMENT}: models:/churn@champion -> 2")
     return promoted
