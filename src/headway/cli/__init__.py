@@ -15,6 +15,7 @@ from headway.cli import (  # noqa: F401  (registers commands)
     runs,
     scheduler,
     serve,
+    ui,
     workspace,
 )
 from headway.cli._app import app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -37,10 +38,15 @@ def add_events(conn: Connection, monitor_id: str, rows: list[dict[str, Any]]) ->
 
 
 def events(
-    conn: Connection, monitor_id: str | None = None, limit: int = 100
+    conn: Connection,
+    monitor_id: str | None = None,
+    limit: int = 100,
+    kinds: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest events first (of one monitor, or of all)."""
+    """The newest events first (of one monitor, or of all; of some ``kinds``, or all)."""
     stmt = select(alert_events).order_by(alert_events.c.at.desc(), alert_events.c.id.desc())
     if monitor_id is not None:
         stmt = stmt.where(alert_events.c.monitor_id == monitor_id)
+    if kinds is not None:
+        stmt = stmt.where(alert_events.c.kind.in_(list(kinds)))
     return [r._asdict() for r in conn.execute(stmt.limit(limit)).all()]

@@ -15,6 +15,7 @@ __all__ = [
     "active_number",
     "add_review_items",
     "append_revision",
+    "count_reviews",
     "create",
     "decide_review",
     "get_review",
@@ -148,6 +149,16 @@ def list_reviews(
     if status is not None:
         stmt = stmt.where(review_items.c.status == status)
     return [ReviewItem(**r._asdict()) for r in conn.execute(stmt).all()]
+
+
+def count_reviews(conn: Connection, status: str = "pending") -> dict[str, int]:
+    """How many review items of each deployment have ``status``."""
+    rows = conn.execute(
+        select(review_items.c.deployment, func.count())
+        .where(review_items.c.status == status)
+        .group_by(review_items.c.deployment)
+    )
+    return {name: int(n) for name, n in rows.all()}
 
 
 def get_review(conn: Connection, request_id: str) -> ReviewItem:

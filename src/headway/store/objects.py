@@ -6,15 +6,15 @@ added later share one implementation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from headway.store._sql import upsert
 from headway.store.records import ArtifactRecord
 from headway.store.tables import artifacts, tags
 
-__all__ = ["add_artifacts", "get_tags", "list_artifacts", "set_tags"]
+__all__ = ["add_artifacts", "find_artifacts", "get_tags", "list_artifacts", "set_tags"]
 
 
 def set_tags(conn: Connection, object_type: str, object_id: str, values: Mapping[str, str]) -> None:
@@ -55,3 +55,19 @@ def list_artifacts(conn: Connection, object_type: str, object_id: str) -> list[A
         .order_by(artifacts.c.path)
     )
     return [ArtifactRecord(*row) for row in rows]
+
+
+def find_artifacts(
+    conn: Connection, object_type: str, prefixes: Sequence[str], limit: int = 500
+) -> list[tuple[str, ArtifactRecord]]:
+    """Files of any ``object_type`` object whose path starts with one of ``prefixes``:
+    ``(object id, record)`` pairs, newest first (reports stored by runs, for example)."""
+    a = artifacts
+    wanted = or_(*[a.c.path.startswith(p, autoescape=True) for p in prefixes])
+    rows = conn.execute(
+        select(a.c.object_id, a.c.path, a.c.sha256, a.c.size, a.c.created_at)
+        .where((a.c.object_type == object_type) & wanted)
+        .order_by(a.c.created_at.desc(), a.c.path)
+        .limit(limit)
+    )
+    return [(object_id, ArtifactRecord(*rest)) for object_id, *rest in rows]
