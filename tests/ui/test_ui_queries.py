@@ -16,6 +16,7 @@ from headway.monitoring.checks import (
     WindowChecks,
 )
 from headway.monitoring.monitor import WindowResult
+from headway.serving.feedback import label_from_text
 from headway.store import alerts as alerts_repo
 from headway.store import deployments as deployments_repo
 from headway.store import monitors as monitors_repo
@@ -24,7 +25,6 @@ from headway.store.records import Metric, RunRecord
 from headway.ui.auth import Auth, cross_site, write_refusal
 from headway.ui.deployments import health
 from headway.ui.models import _layout
-from headway.ui.review import label_from_text
 from headway.ui.runs import parse_filter
 from headway.ui.timeseries import _class_labels, span, window_series
 from headway.workspace import Workspace

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from headway.cli._app import app, console, fail_cleanly, format_time
+from headway.serving.feedback import label_from_text
 from headway.serving.review import decide, list_pending
 
 review_app = typer.Typer(help="The review queue: requests a person decides.", no_args_is_help=True)
@@ -49,13 +50,5 @@ def label(
     note: str | None = typer.Option(None, help="Why, for the record."),
 ) -> None:
     """Decide a queued request; the label is logged as feedback."""
-    item = decide(request_id, _parse(value), note=note)
+    item = decide(request_id, label_from_text(value), note=note)
     console.print(f"{item.request_id} labelled {value!r}; logged as feedback (source review)")
-
-
-def _parse(value: str) -> object:
-    """Numbers stay numbers, so a 0/1 label matches the model's classes."""
-    try:
-        return json.loads(value) if value.strip()[:1] in "-0123456789tf" else value
-    except json.JSONDecodeError:
-        return value

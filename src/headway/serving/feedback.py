@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
+from headway.errors import InvalidArgumentError
 from headway.serving.codec import RequestError
 
-__all__ = ["parse_decision", "parse_feedback"]
+__all__ = ["label_from_text", "parse_decision", "parse_feedback"]
 
 MAX_LABELS = 100_000
 
@@ -66,3 +67,16 @@ def parse_decision(body: bytes) -> dict[str, Any]:
             raise RequestError(f"decision: {key} must be a string")
         decision[key] = value
     return decision
+
+
+def label_from_text(text: str) -> Any:
+    """A label typed by a person (a form, the command line): a JSON number or boolean
+    stays one, so ``1`` matches the model's class 1; anything else is the text."""
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidArgumentError("the label is empty; give the label a person decided on")
+    try:
+        value = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        return stripped
+    return value if isinstance(value, int | float | bool | str) else stripped

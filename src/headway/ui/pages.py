@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from headway import __version__
 from headway.cli._app import format_duration
 from headway.registry.models import read_attachment
+from headway.serving.feedback import label_from_text
 from headway.ui.api import Range, ReportKind, workspace
 from headway.ui.assets import asset_url, favicon
 from headway.ui.auth import COOKIE, SESSION_SECONDS, Auth, Refused, page_guard, shows_same_origin
@@ -26,7 +27,7 @@ from headway.ui.charts import comparison_charts, deployment_charts, duration_lab
 from headway.ui.data_reports import data_reports, render_report
 from headway.ui.deployments import acknowledge, deployment_view, overview
 from headway.ui.models import CARD, card_version, model_detail, model_list, version_detail
-from headway.ui.review import label_from_text, label_item, review_queue
+from headway.ui.review import label_item, review_queue
 from headway.ui.runs import STATUSES, compare_runs, list_runs
 from headway.workspace import Workspace
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from headway.errors import InvalidArgumentError
 from headway.serving.deployments import list_deployments
 from headway.serving.review import decide, list_pending
 from headway.store import deployments as deployments_repo
 from headway.store.records import ReviewItem
 from headway.workspace import Workspace
 
-__all__ = ["ReviewQueue", "ReviewRow", "label_from_text", "label_item", "review_queue"]
+__all__ = ["ReviewQueue", "ReviewRow", "label_item", "review_queue"]
 
 
 @dataclass(frozen=True)
@@ -77,19 +74,6 @@ def review_queue(ws: Workspace, deployment: str | None = None, limit: int = 50) 
     return ReviewQueue(
         deployment, {n: pending.get(n, 0) for n in names}, [ReviewRow.of(i) for i in items]
     )
-
-
-def label_from_text(text: str) -> Any:
-    """A label typed in a form: a JSON number or boolean stays one (so ``1`` matches the
-    model's class 1), anything else is text."""
-    stripped = text.strip()
-    if not stripped:
-        raise InvalidArgumentError("the label is empty; type the label a person decided on")
-    try:
-        value = orjson.loads(stripped)
-    except orjson.JSONDecodeError:
-        return stripped
-    return value if isinstance(value, int | float | bool | str) else stripped
 
 
 def label_item(
