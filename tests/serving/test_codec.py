@@ -845,3 +845,21 @@ def test_nasty_bodies_are_refused_with_request_errors():
             parses_or_refuses(parse_infer, raw, signature)
             parses_or_refuses(parse_predict, raw, signature)
             parses_or_refuses(parse_invocations, raw, "application/json", signature)
+
+
+def test_all_float_requests_carry_one_matrix_that_batches_in_one_call() -> None:
+    records = parse_predict(b'{"records": [{"x0": 1, "x1": 2.5, "x2": -1}]}', NUMERIC).inputs
+    columns = parse_predict(b'{"columns": {"x0": [3], "x1": [4], "x2": [5.5]}}', NUMERIC).inputs
+    for inputs in (records, columns):
+        assert inputs.matrix is not None and inputs.matrix.dtype == np.float64
+        for j, column in enumerate((inputs.columns or {}).values()):
+            assert np.shares_memory(column, inputs.matrix) and column.flags.c_contiguous
+            assert np.array_equal(column, inputs.matrix[:, j])
+    batch = Inputs.concat([records, columns])
+    assert batch.matrix is not None and batch.to_matrix() is batch.matrix
+    assert np.array_equal(batch.matrix, [[1.0, 2.5, -1.0], [3.0, 4.0, 5.5]])
+    without = [Inputs(columns=p.columns, rows=p.rows) for p in (records, columns)]
+    slow = Inputs.concat(without)  # the column-by-column path
+    assert slow.matrix is None and batch == slow
+    mixed = parse_predict(orjson.dumps({"records": ROWS}), MIXED).inputs
+    assert mixed.matrix is None and mixed == EXPECTED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from serving_helpers import NUMERIC
@@ -40,3 +42,21 @@ def test_served_predictions_equal_the_models_own(
         np.testing.assert_allclose(outputs.probabilities, fitted.predict_proba(DATA[NUMERIC]))
         assert outputs.classes == [0, 1]
     assert served._matrix_ok is True  # numeric columns take the fast path
+
+
+def test_warnings_are_silenced_while_predicting_and_the_filters_restored(
+    sqlite_ws: Workspace,
+) -> None:
+    # A forest copies every active warning filter into each tree's call: the served
+    # model predicts under one filter, and leaves the process's filters as they were.
+    forest = RandomForestClassifier(10, max_depth=3, random_state=0)
+    fitted = forest.fit(DATA[NUMERIC], DATA["churned"])
+    version = headway.register_model("w", fitted, input_example=DATA[NUMERIC].head())
+    served = ServedModel(headway.load_model(version.uri))
+    inputs = Inputs(columns={c: DATA[c].to_numpy() for c in NUMERIC}, rows=len(DATA))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning escaping the model would raise
+        before = list(warnings.filters)
+        served.predict(inputs)  # the matrix path warns about feature names, silently
+        served.predict(inputs)
+        assert warnings.filters == before

@@ -22,7 +22,9 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Server processes sharing the port."),
     max_batch_size: int = typer.Option(64, min=1, help="Most rows per model call."),
     max_wait_ms: float = typer.Option(
-        0.0, min=0.0, help="Wait this long to fill a batch (0: batch only what is queued)."
+        0.0,
+        min=0.0,
+        help="Wait this long to fill a batch (0: adaptively, only while others are in flight).",
     ),
     max_queue: int = typer.Option(
         2048, min=1, help="Queued rows per model beyond which requests get 503."

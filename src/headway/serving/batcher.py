@@ -1,13 +1,17 @@
 """Adaptive micro-batching: concurrent requests to one model are predicted together.
 
 Requests queue while the model is busy; when it is free, everything queued (up to
-``max_batch_size`` rows) goes in one call. Under concurrent load (the last batch held
-several requests) the batcher then waits a little for stragglers — a quarter of the
-model's last call, at most 5 ms, less if the batch fills — because the clients answered
-by the previous batch are about to send their next requests; for a slow model such as a
-forest this doubles the batch and nearly doubles throughput. A lone client never waits:
-its requests go to the model at once. ``max_wait_ms`` replaces the adaptive wait with a
-fixed one. Predictions run on a worker thread, never on the event loop.
+``max_batch_size`` rows) goes in one call. Under concurrent load the batcher first waits
+for stragglers: the clients answered by the previous batch are about to send their next
+requests, so it waits until as many rows are queued as were in flight when the last batch
+ended (its rows plus those queued meanwhile), for at most the model's last call (at most
+5 ms). A batch then holds every client instead of alternating between two half batches:
+the Python work of a request and of a model call share one GIL, so fewer, fuller calls
+are what raises throughput (at 16 clients, 16-row calls instead of about 10 on average
+for a logistic regression). A lone client never waits: its requests go to the model at
+once. ``max_wait_ms`` replaces the adaptive wait
+with a fixed one (ended early by a full batch). Predictions run on a worker thread, never
+on the event loop.
 
 Past ``max_queue_rows`` queued rows, :meth:`Batcher.submit` raises :class:`Overloaded`
 at once, so a server answers 503 instead of letting latency grow without bound.
@@ -20,15 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from headway.serving.codec import Inputs
 from headway.serving.model import Outputs, ServedModel
@@ -56,9 +57,11 @@ class Pending:
     future: asyncio.Future[Outputs] = field(repr=False)
 
 
-# Called from the worker thread after each batch: (model URI, items, outputs or None,
-# error or None, seconds the prediction took).
-BatchListener = Callable[[str, list[Pending], Outputs | None, BaseException | None, float], None]
+# Called from the worker thread after each batch: (model URI, items, their inputs as one
+# batch, outputs or None, error or None, seconds the prediction took).
+BatchListener = Callable[
+    [str, list[Pending], Inputs, Outputs | None, BaseException | None, float], None
+]
 
 
 class Batcher:
@@ -82,9 +85,10 @@ class Batcher:
         self._queue: deque[Pending] = deque()
         self._queued_rows = 0
         self._wake: asyncio.Event | None = None
-        self._full: asyncio.Event | None = None  # set when max_batch_size rows are queued
+        self._full: asyncio.Event | None = None  # set when ``_fill`` rows are queued
         self._last_call = 0.0  # seconds the last batch took, thread hop included
-        self._last_requests = 0
+        self._in_flight = 1  # rows in the last batch plus rows queued when it ended
+        self._fill = max_batch_size  # rows that end a straggler wait
         self._task: asyncio.Task[None] | None = None
         self._on_batch = on_batch
 
@@ -109,7 +113,7 @@ class Batcher:
         self._queued_rows += inputs.rows
         assert self._wake is not None and self._full is not None
         self._wake.set()
-        if self._queued_rows >= self.max_batch_size:
+        if self._queued_rows >= self._fill:
             self._full.set()
         return future
 
@@ -125,7 +129,7 @@ class Batcher:
             start = time.perf_counter()
             results = await loop.run_in_executor(self._executor, self._predict, items)
             self._last_call = time.perf_counter() - start
-            self._last_requests = len(items)
+            self._in_flight = sum(i.inputs.rows for i in items) + self._queued_rows
             for item, result in zip(items, results, strict=True):
                 if item.future.done():  # the caller gave up (timeout, disconnect)
                     continue
@@ -137,12 +141,12 @@ class Batcher:
     async def _straggle(self) -> None:
         """Wait for more requests when that is likely to pay (see the module docstring)."""
         assert self._full is not None
-        if self._queued_rows >= self.max_batch_size:
-            return
-        wait = self.max_wait or (
-            min(MAX_ADAPTIVE_WAIT, self._last_call / 4) if self._last_requests > 1 else 0.0
-        )
-        if wait <= 0:
+        if self.max_wait:
+            wait, self._fill = self.max_wait, self.max_batch_size
+        else:
+            wait = min(MAX_ADAPTIVE_WAIT, self._last_call)
+            self._fill = min(self._in_flight, self.max_batch_size)
+        if wait <= 0 or self._queued_rows >= self._fill:
             return
         self._full.clear()
         with contextlib.suppress(TimeoutError):
@@ -164,19 +168,27 @@ class Batcher:
         bad request fails only itself."""
         start = time.perf_counter()
         try:
-            outputs = self.model.predict(Inputs.concat([i.inputs for i in items]))
+            inputs = Inputs.concat([i.inputs for i in items])
+            outputs = self.model.predict(inputs)
         except Exception as exc:
             if len(items) == 1:
-                self._notify(items, None, exc, time.perf_counter() - start)
+                self._notify(items, items[0].inputs, None, exc, time.perf_counter() - start)
                 return [exc]
             return [r for item in items for r in self._predict([item])]
-        self._notify(items, outputs, None, time.perf_counter() - start)
-        bounds = np.cumsum([0, *(i.inputs.rows for i in items)])
-        return [outputs.take(a, b) for a, b in itertools.pairwise(bounds)]
+        self._notify(items, inputs, outputs, None, time.perf_counter() - start)
+        if len(items) == 1:
+            return [outputs]
+        results: list[Outputs | BaseException] = []
+        end = 0
+        for item in items:
+            begin, end = end, end + item.inputs.rows
+            results.append(outputs.take(begin, end))
+        return results
 
     def _notify(
         self,
         items: list[Pending],
+        inputs: Inputs,
         outputs: Outputs | None,
         error: BaseException | None,
         seconds: float,
@@ -184,7 +196,7 @@ class Batcher:
         if self._on_batch is None:
             return
         try:
-            self._on_batch(self.model.uri, items, outputs, error, seconds)
+            self._on_batch(self.model.uri, items, inputs, outputs, error, seconds)
         except Exception:  # bookkeeping must never cost a prediction
             log.exception("could not record a batch of %s", self.model.uri)
 
