@@ -175,3 +175,27 @@ def test_batch_prediction_runs_on_ray_actors(
         headway.batch.predict(
             uri, tmp_path / "in.parquet", tmp_path / "o.csv", executor="ray", workers=3
         )
+
+    from typer.testing import CliRunner
+
+    from headway.cli import app
+
+    done = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            uri,
+            str(tmp_path / "in.parquet"),
+            "-o",
+            str(tmp_path / "cli.csv"),
+            "-x",
+            "ray",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    assert pd.read_csv(tmp_path / "cli.csv")["prediction"].tolist() == out["prediction"].tolist()
+    wrong = CliRunner().invoke(
+        app,
+        ["predict", uri, str(tmp_path / "in.parquet"), "-o", str(tmp_path / "x.csv"), "-x", "yarn"],
+    )
+    assert wrong.exit_code != 0 and "executor must be 'process' or 'ray'" in wrong.output

@@ -36,6 +36,12 @@ def predict_cmd(
     trusted: bool = typer.Option(
         False, "--trusted", help="Allow a model whose loading runs code from its file."
     ),
+    executor: str = typer.Option(
+        "process",
+        "--executor",
+        "-x",
+        help="process (a local pool) or ray ([pipelines] ray_address).",
+    ),
 ) -> None:
     """Predict every row of a file in chunks, with several processes and bounded memory.
 
@@ -53,6 +59,7 @@ def predict_cmd(
         proba=proba,
         trusted=trusted,
         progress=True,
+        executor=executor,
     )
     console.print(
         f"{result.rows:,} rows predicted by {result.model} in {result.seconds:.1f} s "
