@@ -52,7 +52,6 @@ Run it with ``headway train training.toml`` or ``standard_training.run(config=..
 from __future__ import annotations
 
 import importlib
-import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,14 +61,12 @@ from typing import Any
 import pandas as pd
 
 from headway.errors import DataValidationError, InvalidArgumentError
+from headway.monitoring.windows import window_seconds
 from headway.pipelines._pipeline import pipeline
 from headway.pipelines._step import step
 from headway.workspace import current_workspace
 
 __all__ = ["TrainingConfig", "load_training_config", "standard_training"]
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 @dataclass(frozen=True)
@@ -451,19 +448,17 @@ def _import(dotted: str) -> Any:
 
 
 def _duration(text: str) -> timedelta:
-    found = _DURATION.match(str(text).strip())
-    if not found:
-        raise InvalidArgumentError(f"{text!r} is not a duration; write e.g. 30m, 12h or 14d")
-    return timedelta(**{_UNITS[found.group(2)]: float(found.group(1))})
+    return timedelta(seconds=window_seconds(str(text)))
 
 
 def _absolute(moment: str | None) -> str | None:
     """An ISO time: durations ("14d") count back from now, so each run has its own window."""
     if moment is None:
         return None
-    if _DURATION.match(str(moment).strip()):
+    try:
         return (datetime.now(UTC) - _duration(moment)).isoformat(timespec="seconds")
-    return _moment(moment).isoformat()  # type: ignore[union-attr]
+    except InvalidArgumentError:
+        return _moment(moment).isoformat()  # type: ignore[union-attr]
 
 
 def _moment(text: str | None) -> datetime | None:
