@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from headway.data.synthetic import make_churn_stream
+from headway.registry.reference import model_outputs
 from headway.serving.log import FeedbackLog, PredictionLog
 from headway.workspace import Workspace
 
@@ -50,11 +51,7 @@ def replay(
     Returns the number of requests and of labels that have arrived by ``now``.
     """
     features = traffic[FEATURES].reset_index(drop=True)
-    proba = np.asarray(model.predict_proba(features))  # type: ignore[attr-defined]
-    classes = model.classes_  # type: ignore[attr-defined]
-    outputs = pd.DataFrame({"prediction": classes[proba.argmax(axis=1)]})
-    for i, c in enumerate(classes):
-        outputs[f"proba_{c}"] = proba[:, i]
+    outputs = pd.DataFrame(model_outputs(model, features))
     ids = np.char.add("h", np.arange(len(traffic)).astype(str))
     times = traffic["time"].to_numpy().astype("datetime64[ms]")
     rng = np.random.default_rng(3)

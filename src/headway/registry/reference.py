@@ -26,7 +26,13 @@ from headway.registry.models import (
 from headway.registry.signature import conform
 from headway.workspace import Workspace, current_workspace
 
-__all__ = ["REFERENCE_ARTIFACT", "attach_reference", "build_reference", "model_reference"]
+__all__ = [
+    "REFERENCE_ARTIFACT",
+    "attach_reference",
+    "build_reference",
+    "model_outputs",
+    "model_reference",
+]
 
 REFERENCE_ARTIFACT = "reference/reference.json"
 
@@ -79,7 +85,7 @@ def build_reference(
             f"{list(df.columns)}"
         )
     features = conform(df[names], signature)
-    frame = df[names].assign(**_outputs(model, features))
+    frame = df[names].assign(**model_outputs(model, features))
     if label is not None and label in df:
         frame[label] = df[label].to_numpy()
     return Reference.from_table(frame, label=label, source=f"{uri} ({len(df)} rows)")
@@ -92,7 +98,7 @@ def model_reference(uri: str, workspace: Workspace | None = None) -> Reference |
     return None if text is None else Reference.from_json(text)
 
 
-def _outputs(model: Any, features: Any) -> dict[str, np.ndarray]:
+def model_outputs(model: Any, features: Any) -> dict[str, np.ndarray]:
     """The model's outputs named as the prediction log names them."""
     out = {"prediction": np.asarray(model.predict(features))}
     classes = getattr(model, "classes_", None)
