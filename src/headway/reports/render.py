@@ -15,7 +15,7 @@ from plotly.offline import get_plotlyjs
 from headway.data.drift import DriftReport
 from headway.data.profile import ColumnProfile, Profile
 
-__all__ = ["render_drift", "render_profile", "render_validation"]
+__all__ = ["bin_shares", "render_drift", "render_profile", "render_validation"]
 
 REFERENCE, CURRENT = "#52606d", "#d64545"
 STATUS_COLOURS = {
@@ -51,7 +51,7 @@ def _div(fig: go.Figure) -> str:
     )
 
 
-def _bins(col: ColumnProfile) -> tuple[list[str], np.ndarray]:
+def bin_shares(col: ColumnProfile) -> tuple[list[str], np.ndarray]:
     """Bin labels and shares of a column's histogram."""
     counts = col.histogram.array.astype(np.float64)
     shares = counts / counts.sum() if counts.sum() else counts
@@ -63,12 +63,14 @@ def _bins(col: ColumnProfile) -> tuple[list[str], np.ndarray]:
 
 
 def _overlay(name: str, ref: ColumnProfile, cur: ColumnProfile | None) -> str:
-    labels, ref_shares = _bins(ref)
+    labels, ref_shares = bin_shares(ref)
     fig = go.Figure(
         go.Bar(x=labels, y=ref_shares, name="reference", marker_color=REFERENCE, opacity=0.7)
     )
     if cur is not None:
-        fig.add_bar(x=labels, y=_bins(cur)[1], name="current", marker_color=CURRENT, opacity=0.7)
+        fig.add_bar(
+            x=labels, y=bin_shares(cur)[1], name="current", marker_color=CURRENT, opacity=0.7
+        )
     fig.update_layout(
         title=name,
         barmode="overlay",

@@ -31,7 +31,7 @@ import orjson
 
 from headway.data.profile import Profile
 from headway.errors import InvalidArgumentError
-from headway.reports.render import _bins
+from headway.reports.render import bin_shares
 from headway.store import monitors as repo
 from headway.workspace import Workspace
 
@@ -395,7 +395,7 @@ def output_distributions(
     result = []
     for name in names:
         column = reference.columns[name]
-        labels, ref_shares = _bins(column)
+        labels, ref_shares = bin_shares(column)
         counts = np.zeros((len(sampled), len(labels)))
         for i, histogram in enumerate(histograms):
             values = histogram.get(name)
