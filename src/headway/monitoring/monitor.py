@@ -344,15 +344,15 @@ class _PrimaryReferences:
             revisions = deployments_repo.revisions(conn, deployment)
         self._starts = [r.created_at for r in revisions]
         self._primaries = [r.config["primary"] for r in revisions]
-        self._found = {
-            uri: stored_references.model_reference(uri, ws)
-            for uri in dict.fromkeys(self._primaries)
-        }
+        self._ws = ws
+        self._found: dict[str, Reference | None] = {}  # loaded when a window first needs one
 
     def __call__(self, start_ms: int) -> Reference:
         at = max(0, bisect.bisect_right(self._starts, start_ms) - 1)
         order = [*self._primaries[at::-1], *self._primaries[at + 1 :]]
         for uri in order:
+            if uri not in self._found:
+                self._found[uri] = stored_references.model_reference(uri, self._ws)
             if (found := self._found[uri]) is not None:
                 return found
         raise NotFoundError(
