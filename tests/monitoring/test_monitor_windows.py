@@ -73,6 +73,27 @@ def test_merged_windows_count_exactly_what_one_profile_of_all_rows_counts(refere
             assert (got.moments.min, got.moments.max) == (column.moments.min, column.moments.max)
 
 
+def test_window_quantiles_are_read_off_its_histogram_within_a_bin_of_the_exact_ones(
+    reference,
+) -> None:
+    data = features(20_000, seed=7, shift=0.3)
+    data.loc[::9, "tenure"] = np.nan
+    window = summarise([log_batch(data)], 0, HOUR, *reference)
+    halves = merge_windows(
+        *(summarise([log_batch(h)], 0, HOUR, *reference) for h in (data[:8000], data[8000:]))
+    )
+    for name in ("tenure", "charges"):
+        column, values = window.inputs[name], data[name].dropna().to_numpy()
+        assert column.quantiles is not None and not column.quantiles_exact
+        # one window and a merge of windows report the same estimate
+        assert column.quantiles == pytest.approx(halves.inputs[name].quantiles)
+        bounds = np.r_[values.min(), column.histogram.edges, values.max()]
+        for key, estimate in column.quantiles.items():
+            exact = np.quantile(values, int(key[1:]) / 100)
+            i = int(np.clip(np.searchsorted(bounds, exact, side="right"), 1, bounds.size - 1))
+            assert abs(estimate - exact) <= bounds[i] - bounds[i - 1] + 1e-9, (name, key)
+
+
 def test_a_window_profile_survives_json(reference) -> None:
     data = features(500, seed=3)
     data.loc[:10, "plan"] = None

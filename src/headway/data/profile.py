@@ -52,6 +52,7 @@ __all__ = [
     "Profile",
     "merge",
     "profile",
+    "quantiles_from_histogram",
 ]
 
 NUMERIC, CATEGORICAL, BOOLEAN, DATETIME, TEXT = (
@@ -600,7 +601,7 @@ def _merge_column(x: ColumnProfile, y: ColumnProfile) -> ColumnProfile:
     exact_distinct = x.histogram.categories is not None and hist.counts[-1] == 0
     quantiles = None
     if moments is not None and x.kind in (NUMERIC, DATETIME) and moments.count:
-        quantiles = _quantiles_from_histogram(hist, moments)
+        quantiles = quantiles_from_histogram(hist, moments)
     return replace(
         x,
         count=x.count + y.count,
@@ -625,7 +626,7 @@ def _add_optional(a: Moments | None, b: Moments | None) -> Moments | None:
     return a + b
 
 
-def _quantiles_from_histogram(hist: Histogram, moments: Moments) -> dict[str, float]:
+def quantiles_from_histogram(hist: Histogram, moments: Moments) -> dict[str, float]:
     """Quantiles by linear interpolation in the histogram; the tails end at min and max."""
     assert hist.edges is not None and moments.min is not None and moments.max is not None
     lows = np.clip(np.concatenate([[moments.min], hist.edges]), moments.min, moments.max)
