@@ -104,7 +104,9 @@ def _tree_memory(root: int, peaks: dict[int, int]) -> float:
 
 
 def _field(text: str, name: str) -> int:
-    return next(int(line.split()[1]) for line in text.splitlines() if line.startswith(name))
+    """A /proc figure in KiB; 0 when absent (a process that is exiting has no memory left)."""
+    found = (int(line.split()[1]) for line in text.splitlines() if line.startswith(name))
+    return next(found, 0)
 
 
 def _batch_job(project: str, uri: str, src: str, dst: str, options: dict, queue: mp.Queue) -> None:
