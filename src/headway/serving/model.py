@@ -9,6 +9,7 @@ the DataFrame path is always the reference.
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from dataclasses import dataclass
@@ -19,8 +20,11 @@ import numpy as np
 from headway.errors import SignatureError
 from headway.registry.models import LoadedModel
 from headway.serving.codec import Inputs
+from headway.serving.trees import compile_trees
 
 __all__ = ["Outputs", "ServedModel"]
+
+log = logging.getLogger("headway.serving")
 
 # scikit-learn warns when a model fitted on a DataFrame gets a matrix; the matrix path is
 # only taken after it was checked to give the same answers, so the warning is noise here.
@@ -112,6 +116,8 @@ class ServedModel:
         self.classes = None if self._classes is None else self._classes.tolist()
         self._argmax = self._classes is not None and _predicts_by_argmax(native)
         self._matrix_ok: bool | None = None  # unknown until the first numeric batch
+        self._trees = compile_trees(native)
+        self._trees_ok: bool | None = None  # checked against the model on its first batch
         self._probe = threading.Lock()
 
     @property
@@ -124,18 +130,47 @@ class ServedModel:
         scikit-learn's ensembles copy every active filter into the call of each of their
         estimators (measured: 40% of a 50-tree forest's one-row predict)."""
         features = self._features(inputs)
+        predict, proba = self._predict, self._proba
+        if self._descends(features):
+            assert self._trees is not None
+            predict, proba = self._trees.predict, self._trees.predict_proba
         with warnings.catch_warnings():
             warnings.resetwarnings()  # inside catch_warnings: restored on the way out
             warnings.simplefilter("ignore")
             if self._proba is None:
-                return Outputs(np.asarray(self._predict(features)))
-            probabilities = np.asarray(self._proba(features), dtype=np.float64)
+                return Outputs(np.asarray(predict(features)))
+            assert proba is not None
+            probabilities = np.asarray(proba(features), dtype=np.float64)
             if self._argmax:  # one model call instead of two
                 assert self._classes is not None
                 prediction = self._classes[probabilities.argmax(axis=1)]
             else:
-                prediction = np.asarray(self._predict(features))
+                prediction = np.asarray(predict(features))
         return Outputs(prediction, probabilities, self.classes)
+
+    def _descends(self, features: Any) -> bool:
+        """Whether this batch goes to the compiled trees (:mod:`headway.serving.trees`),
+        which are trusted once they gave the model's own answers on a first batch."""
+        if self._trees is None or self._trees_ok is False or not self._trees.suits(features):
+            return False
+        if self._trees_ok is None:
+            with self._probe:
+                if self._trees_ok is None:
+                    self._trees_ok = self._trees_agree(features)
+        return self._trees_ok
+
+    def _trees_agree(self, matrix: np.ndarray) -> bool:
+        assert self._trees is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self._proba is not None:
+                expected, got = self._proba(matrix), self._trees.predict_proba(matrix)
+            else:
+                expected, got = self._predict(matrix), self._trees.predict(matrix)
+        agree = bool(np.array_equal(np.asarray(expected), got))
+        if not agree:
+            log.warning("%s: compiled trees disagree with the model; serving it as is", self.uri)
+        return agree
 
     def _features(self, inputs: Inputs) -> Any:
         if inputs.tensor is not None:
