@@ -70,7 +70,7 @@ class ServeOptions:
     trusted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What the server answers one request with."""
 
@@ -84,14 +84,41 @@ class Answer:
 
 
 class _Batch(NamedTuple):
-    """One model call, as the prediction log gets it."""
+    """One model call, as the prediction log gets it: plain per-request lists rather than
+    the requests themselves, so their futures and parsed inputs die with the response."""
 
     uri: str
-    items: list[Pending]
+    ids: list[str]
+    rows: list[int]
+    arrival: list[float]  # time.time() when each request arrived
+    route: list[str]
+    revision: list[int]
     inputs: Inputs
     outputs: Outputs | None
     error: BaseException | None
     done: float  # time.time() when the call returned
+
+    @classmethod
+    def of(
+        cls,
+        uri: str,
+        items: list[Pending],
+        inputs: Inputs,
+        outputs: Outputs | None,
+        error: BaseException | None,
+    ) -> _Batch:
+        return cls(
+            uri,
+            [i.request_id for i in items],
+            [i.inputs.rows for i in items],
+            [i.arrival for i in items],
+            [i.route for i in items],
+            [i.revision for i in items],
+            inputs,
+            outputs,
+            error,
+            time.time(),
+        )
 
 
 @dataclass(frozen=True)
@@ -407,7 +434,7 @@ class DataPlane:
         of the way."""
         self._batch_sizes(uri).observe(inputs.rows)
         if self.predictions is not None:
-            self._unlogged.append(_Batch(uri, items, inputs, outputs, error, time.time()))
+            self._unlogged.append(_Batch.of(uri, items, inputs, outputs, error))
             if len(self._unlogged) >= LOG_GATHER_BATCHES:
                 self._log_wake.set()
 
@@ -443,11 +470,14 @@ class DataPlane:
 
     def _log_group(self, uri: str, group: list[_Batch]) -> None:
         assert self.predictions is not None
-        items: list[Pending] = [i for batch in group for i in batch.items]
-        rows = np.fromiter((i.inputs.rows for i in items), dtype=np.int64, count=len(items))
+
+        def joined(field: str) -> list[Any]:
+            return list(itertools.chain.from_iterable(getattr(b, field) for b in group))
+
+        rows = np.array(joined("rows"), dtype=np.int64)
         per_batch = [batch.inputs.rows for batch in group]
-        ids = _row_ids(items, rows)
-        arrival = np.repeat([i.arrival for i in items], rows)
+        ids = _row_ids(joined("ids"), rows)
+        arrival = np.repeat(joined("arrival"), rows)
         done = np.repeat([batch.done for batch in group], per_batch)
         inputs = Inputs.concat([batch.inputs for batch in group])
         columns = inputs.columns if inputs.columns is not None else _tensor_columns(inputs)
@@ -459,10 +489,10 @@ class DataPlane:
             if failed
             else Outputs.concat([b.outputs for b in group if b.outputs is not None]).columns(),
             deployment=self.name,
-            revision=np.repeat([i.revision for i in items], rows),
+            revision=np.repeat(joined("revision"), rows),
             model_version=uri,
             latency_ms=(done - arrival) * 1000,
-            route=np.repeat([i.route for i in items], rows),
+            route=np.repeat(joined("route"), rows),
             status=500 if failed else 200,
             error=np.repeat([f"{type(b.error).__name__}: {b.error}" for b in group], per_batch)
             if failed
@@ -504,14 +534,14 @@ def _advice(outputs: Outputs) -> dict[str, Any]:
     }
 
 
-def _row_ids(items: list[Pending], rows: np.ndarray) -> list[str]:
+def _row_ids(request_ids: list[str], rows: np.ndarray) -> list[str]:
     """One id per logged row: the request id, suffixed ``:i`` for multi-row requests."""
     if bool((rows == 1).all()):
-        return [i.request_id for i in items]
+        return request_ids
     return [
-        i.request_id if i.inputs.rows == 1 else f"{i.request_id}:{k}"
-        for i in items
-        for k in range(i.inputs.rows)
+        request_id if n == 1 else f"{request_id}:{k}"
+        for request_id, n in zip(request_ids, rows.tolist(), strict=True)
+        for k in range(n)
     ]
 
 
