@@ -76,6 +76,18 @@ def _error(message: str, status: int, headers: dict[str, str] | None = None) -> 
     return _json(codec.infer_error(message), status, headers)
 
 
+class _Request(Request):
+    """A request whose body its endpoint has already read (Starlette's stream of chunks
+    cost more than a plain loop over ``receive``)."""
+
+    def __init__(self, scope: Scope, body: bytes) -> None:
+        super().__init__(scope)
+        self._payload = body
+
+    async def body(self) -> bytes:
+        return self._payload
+
+
 class _Endpoint:
     """A route's ASGI app: the handler's reply, sent with nothing wrapped around it.
 
@@ -88,7 +100,15 @@ class _Endpoint:
         self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        reply = await self.handler(Request(scope, receive))
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left: nobody to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        reply = await self.handler(_Request(scope, b"".join(chunks)))
         headers = [
             (b"content-type", reply.media_type),
             (b"content-length", b"%d" % len(reply.body)),

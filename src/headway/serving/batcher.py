@@ -45,7 +45,7 @@ class Overloaded(Exception):
     """The model's queue is full; the caller should answer 503 with Retry-After."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """One request's rows waiting for (or given) a prediction."""
 
