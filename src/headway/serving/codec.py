@@ -99,24 +99,50 @@ class RequestError(InvalidArgumentError):
 # Value objects
 
 
-@dataclass(frozen=True, eq=False)
 class Inputs:
     """The rows of one request: typed 1-D columns in signature order, or one tensor.
 
     Columns are float64 (float), int64 (integer), bool (boolean), object holding ``str`` or
     ``None`` (string) and datetime64[ns] (datetime). Two ``Inputs`` are equal when they hold
-    the same names, dtypes and values, NaN matching NaN.
+    the same names, dtypes and values, NaN matching NaN. Treat them as immutable.
 
     ``matrix``, when set, is a float64 ``[rows, columns]`` array whose columns the
     ``columns`` are views of (the parsers set it when every column is a float): batching
     requests then costs one NumPy call instead of one per column, and the model gets its
-    matrix without a copy.
+    matrix without a copy. Such inputs make their column views only when asked for them.
     """
 
-    columns: dict[str, np.ndarray] | None = None
-    tensor: np.ndarray | None = None
-    rows: int = 0
-    matrix: np.ndarray | None = field(default=None, repr=False)
+    __slots__ = ("_columns", "_names", "matrix", "rows", "tensor")
+
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray] | None = None,
+        tensor: np.ndarray | None = None,
+        rows: int = 0,
+        matrix: np.ndarray | None = None,
+    ) -> None:
+        self._columns = columns
+        self._names: list[str] | None = None if columns is None else list(columns)
+        self.tensor = tensor
+        self.rows = rows
+        self.matrix = matrix
+
+    @property
+    def columns(self) -> dict[str, np.ndarray] | None:
+        """The columns by name, in signature order; None for a tensor."""
+        if self._columns is None and self._names is not None and self.matrix is not None:
+            self._columns = dict(zip(self._names, self.matrix.T, strict=True))
+        return self._columns
+
+    @property
+    def names(self) -> list[str] | None:
+        """The column names, in order (None for a tensor), without making any column."""
+        return self._names
+
+    def __repr__(self) -> str:
+        if self.tensor is not None:
+            return f"Inputs(tensor={self.tensor!r}, rows={self.rows})"
+        return f"Inputs(columns={self.columns!r}, rows={self.rows})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Inputs) or self.rows != other.rows:
@@ -180,15 +206,15 @@ class Inputs:
             if len(tensors) != len(parts):
                 raise InvalidArgumentError("cannot concatenate tensor inputs with column inputs")
             return cls(tensor=np.concatenate(tensors), rows=rows)
-        tables = [p.columns or {} for p in parts]
-        names = list(tables[0])
-        if any(list(t) != names for t in tables):
+        names = parts[0].names or []
+        if any(p.names != names for p in parts):
             raise InvalidArgumentError(
                 f"cannot concatenate inputs with different columns; the first has {names}"
             )
         matrices = [p.matrix for p in parts if p.matrix is not None]
         if len(matrices) == len(parts):
             return _with_matrix(names, np.concatenate(matrices, out=_matrix(rows, len(names))))
+        tables = [p.columns or {} for p in parts]
         return cls(columns={n: np.concatenate([t[n] for t in tables]) for n in names}, rows=rows)
 
 
@@ -198,8 +224,11 @@ def _matrix(rows: int, columns: int) -> np.ndarray:
 
 
 def _with_matrix(names: Sequence[str], matrix: np.ndarray) -> Inputs:
-    """Inputs whose columns are the columns of ``matrix`` (float64, one per name)."""
-    return Inputs(columns=dict(zip(names, matrix.T, strict=True)), rows=len(matrix), matrix=matrix)
+    """Inputs whose columns are the columns of ``matrix`` (float64, one per name), made
+    when first asked for: most requests only ever need the matrix."""
+    inputs = Inputs(rows=len(matrix), matrix=matrix)
+    inputs._names = list(names)
+    return inputs
 
 
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
@@ -319,6 +348,10 @@ class _Plan:
     columns: list[tuple[str, str]]  # (name, kind) in signature order
     names: list[str]
     floats: list[str]  # float columns, converted together as one block
+
+    @functools.cached_property
+    def name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
 
     @functools.cached_property
     def float_values(self) -> Callable[[Any], Any]:
@@ -627,10 +660,8 @@ def _from_records(records: list[Any], plan: _Plan) -> Inputs:
         names = list(dict.fromkeys(chain.from_iterable(records)))
         columns = {n: _column(n, "", [r.get(n) for r in records]) for n in names}
         return Inputs(columns=columns, rows=len(records))
-    if records:
-        missing = [n for n in plan.names if n not in records[0]]
-        if missing:
-            raise _missing(missing, plan.names)
+    if records and not plan.name_set <= records[0].keys():
+        raise _missing([n for n in plan.names if n not in records[0]], plan.names)
     return _gather(records, plan, None)
 
 
