@@ -21,7 +21,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 import headway
 from headway.serving.codec import Inputs
 from headway.serving.model import ServedModel
-from headway.serving.trees import compile_trees
+from headway.serving.trees import CompiledTrees, compile_trees
 from headway.workspace import Workspace
 
 RNG = np.random.default_rng(0)
@@ -91,7 +91,7 @@ def _served(ws: Workspace, model: object) -> tuple[ServedModel, Inputs, object]:
 def test_a_served_forest_descends_compiled_and_answers_as_the_model(sqlite_ws: Workspace) -> None:
     served, inputs, fitted = _served(sqlite_ws, RandomForestClassifier(25, max_depth=6))
     outputs = served.predict(inputs)
-    assert served._trees_ok is True
+    assert served._compiled_ok is True
     frame = inputs.to_frame()
     assert np.array_equal(outputs.prediction, fitted.predict(frame))  # type: ignore[attr-defined]
     assert np.array_equal(outputs.probabilities, fitted.predict_proba(frame))  # type: ignore[attr-defined]
@@ -101,11 +101,11 @@ def test_compiled_trees_that_disagree_are_never_served(
     sqlite_ws: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
     served, inputs, fitted = _served(sqlite_ws, RandomForestClassifier(25, max_depth=6))
-    assert served._trees is not None
-    served._trees._threshold = served._trees._threshold + 0.5  # as if compiled wrongly
+    assert isinstance(served._compiled, CompiledTrees)
+    served._compiled._threshold = served._compiled._threshold + 0.5  # as if compiled wrongly
     with caplog.at_level(logging.WARNING, logger="headway.serving"):
         outputs = served.predict(inputs)
-    assert served._trees_ok is False
+    assert served._compiled_ok is False
     assert "disagree" in caplog.text
     frame = inputs.to_frame()
     assert np.array_equal(outputs.probabilities, fitted.predict_proba(frame))  # type: ignore[attr-defined]

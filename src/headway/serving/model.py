@@ -20,6 +20,7 @@ import numpy as np
 from headway.errors import SignatureError
 from headway.registry.models import LoadedModel
 from headway.serving.codec import Inputs
+from headway.serving.linear import compile_linear
 from headway.serving.trees import compile_trees
 
 __all__ = ["Outputs", "ServedModel"]
@@ -116,8 +117,9 @@ class ServedModel:
         self.classes = None if self._classes is None else self._classes.tolist()
         self._argmax = self._classes is not None and _predicts_by_argmax(native)
         self._matrix_ok: bool | None = None  # unknown until the first numeric batch
-        self._trees = compile_trees(native)
-        self._trees_ok: bool | None = None  # checked against the model on its first batch
+        # The model as arrays (trees.py, linear.py), checked against it on a first batch.
+        self._compiled = compile_trees(native) or compile_linear(native)
+        self._compiled_ok: bool | None = None
         self._probe = threading.Lock()
 
     @property
@@ -131,9 +133,9 @@ class ServedModel:
         estimators (measured: 40% of a 50-tree forest's one-row predict)."""
         features = self._features(inputs)
         predict, proba = self._predict, self._proba
-        if self._descends(features):
-            assert self._trees is not None
-            predict, proba = self._trees.predict, self._trees.predict_proba
+        if self._use_compiled(features):
+            assert self._compiled is not None
+            predict, proba = self._compiled.predict, self._compiled.predict_proba
         with warnings.catch_warnings():
             warnings.resetwarnings()  # inside catch_warnings: restored on the way out
             warnings.simplefilter("ignore")
@@ -148,28 +150,31 @@ class ServedModel:
                 prediction = np.asarray(predict(features))
         return Outputs(prediction, probabilities, self.classes)
 
-    def _descends(self, features: Any) -> bool:
-        """Whether this batch goes to the compiled trees (:mod:`headway.serving.trees`),
-        which are trusted once they gave the model's own answers on a first batch."""
-        if self._trees is None or self._trees_ok is False or not self._trees.suits(features):
+    def _use_compiled(self, features: Any) -> bool:
+        """Whether this batch goes to the compiled model, which is trusted once it gave the
+        model's own answers on a first batch."""
+        compiled = self._compiled
+        if compiled is None or self._compiled_ok is False or not compiled.suits(features):
             return False
-        if self._trees_ok is None:
+        if self._compiled_ok is None:
             with self._probe:
-                if self._trees_ok is None:
-                    self._trees_ok = self._trees_agree(features)
-        return self._trees_ok
+                if self._compiled_ok is None:
+                    self._compiled_ok = self._compiled_agrees(features)
+        return self._compiled_ok
 
-    def _trees_agree(self, matrix: np.ndarray) -> bool:
-        assert self._trees is not None
+    def _compiled_agrees(self, matrix: np.ndarray) -> bool:
+        assert self._compiled is not None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self._proba is not None:
-                expected, got = self._proba(matrix), self._trees.predict_proba(matrix)
+                expected, got = self._proba(matrix), self._compiled.predict_proba(matrix)
             else:
-                expected, got = self._predict(matrix), self._trees.predict(matrix)
+                expected, got = self._predict(matrix), self._compiled.predict(matrix)
         agree = bool(np.array_equal(np.asarray(expected), got))
         if not agree:
-            log.warning("%s: compiled trees disagree with the model; serving it as is", self.uri)
+            log.warning(
+                "%s: the compiled model disagrees with the model; serving it as is", self.uri
+            )
         return agree
 
     def _features(self, inputs: Inputs) -> Any:
@@ -193,11 +198,12 @@ class ServedModel:
         """The columns this model takes, in its order: a shadow or canary may use fewer
         columns than the primary whose signature parsed the request."""
         spec = (self.signature or {}).get("inputs", {})
-        if spec.get("type") != "columns" or inputs.columns is None:
+        if spec.get("type") != "columns" or inputs.names is None:
             return inputs
         names = [c["name"] for c in spec["columns"]]
-        if list(inputs.columns) == names:
+        if inputs.names == names:
             return inputs
+        assert inputs.columns is not None
         missing = [n for n in names if n not in inputs.columns]
         if missing:
             raise SignatureError(
