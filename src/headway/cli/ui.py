@@ -21,6 +21,7 @@ def ui(
     queue) and its REST API under /api, with the OpenAPI spec at /api/openapi.json."""
     import uvicorn
 
+    from headway._heap import freeze_heap
     from headway.ui import create_app
     from headway.workspace import current_workspace
 
@@ -36,8 +37,10 @@ def ui(
     allowed = [*LOOPBACK_NAMES, host] if loopback else None
     access = "token required" if ws.settings.token else "no token: open"
     console.print(f"Headway dashboard on http://{host}:{port} ({access}); API at /api")
+    app = create_app(ws, allowed_hosts=allowed)
+    freeze_heap()  # the libraries and the app, never again walked by a collection
     uvicorn.run(
-        create_app(ws, allowed_hosts=allowed),
+        app,
         host=host,
         port=port,
         log_level="warning",
