@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from headway.cli import app
 from headway.errors import NotFoundError
-from headway.monitoring import Reference, create_monitor, run_windows
+from headway.monitoring import Monitor, Reference, create_monitor, run_windows
 from headway.monitoring.alerting import (
     acknowledge_alert,
     alert_events,
@@ -23,9 +23,9 @@ from headway.monitoring.channels import LogFileChannel
 from headway.workspace import Workspace
 
 
-@pytest.fixture
-def drifting(ws: Workspace) -> str:
-    """Two calm hours, then two in which ``charges`` moved by 0.8 sd."""
+def drifted(ws: Workspace) -> Monitor:
+    """Deployment ``churn``: two calm hours, then two in which ``charges`` moved by 0.8 sd;
+    its monitor has computed the four windows (no alert evaluated yet)."""
     deploy(ws)
     for hour in range(4):
         send(ws, hour, 1500, seed=10 + hour, shift=0.8 if hour >= 2 else 0.0)
@@ -34,9 +34,14 @@ def drifting(ws: Workspace) -> str:
     ref = Reference.from_table(
         train.assign(prediction=outs["prediction"], label=outs["prediction"])
     )
-    monitor = create_monitor("churn", "1h", ref, start=T0)
-    run_windows(monitor, until=T0 + 4 * HOUR)
-    return monitor.id
+    monitor = create_monitor("churn", "1h", ref, start=T0, workspace=ws)
+    run_windows(monitor, until=T0 + 4 * HOUR, workspace=ws)
+    return monitor
+
+
+@pytest.fixture
+def drifting(ws: Workspace) -> str:
+    return drifted(ws).id
 
 
 def test_drift_for_two_windows_fires_once_grouped_with_its_runbook(

@@ -13,10 +13,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
 
-from monitoring_helpers import features, outputs
+from test_monitor_alerting import drifted
 from test_monitor_service import HOUR, T0, deploy, label, send
 
-from headway.monitoring import Reference, create_monitor, run_windows
 from headway.monitoring.alerting import evaluate_alerts
 from headway.workspace import Workspace
 
@@ -39,16 +38,7 @@ DRIFT_STARTS = T0 + 2 * HOUR
 def drifting(ws: Workspace) -> str:
     """Deployment ``churn`` with two calm hours, then two in which ``charges`` moved by
     0.8 sd; its monitor has computed the four windows and fired its alerts. The monitor id."""
-    deploy(ws)
-    for hour in range(4):
-        send(ws, hour, 1500, seed=10 + hour, shift=0.8 if hour >= 2 else 0.0)
-    train = features(5000, seed=1)
-    outs = outputs(train, seed=1)
-    ref = Reference.from_table(
-        train.assign(prediction=outs["prediction"], label=outs["prediction"])
-    )
-    monitor = create_monitor("churn", "1h", ref, start=T0, workspace=ws)
-    run_windows(monitor, until=T0 + 4 * HOUR, workspace=ws)
+    monitor = drifted(ws)
     events = evaluate_alerts(monitor, workspace=ws)  # sent to .headway/alerts.log
     assert {e.alert.rule for e in events if e.kind == "firing"} >= {"feature-drift"}
     return monitor.id
