@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,10 @@ class ServedModel:
         self._compiled = compile_trees(native) or compile_linear(native)
         self._compiled_ok: bool | None = None
         self._probe = threading.Lock()
+        spec = (self.signature or {}).get("inputs", {})
+        self._input_names: list[str] | None = (
+            [c["name"] for c in spec["columns"]] if spec.get("type") == "columns" else None
+        )
 
     @property
     def is_classifier(self) -> bool:
@@ -156,11 +161,16 @@ class ServedModel:
         compiled = self._compiled
         if compiled is None or self._compiled_ok is False or not compiled.suits(features):
             return False
-        if self._compiled_ok is None:
+        return self._settled("_compiled_ok", lambda: self._compiled_agrees(features))
+
+    def _settled(self, verdict: str, check: Callable[[], bool]) -> bool:
+        """The verdict kept in attribute ``verdict``, found by ``check`` on the first batch
+        that needs it (once, whichever thread gets there first)."""
+        if getattr(self, verdict) is None:
             with self._probe:
-                if self._compiled_ok is None:
-                    self._compiled_ok = self._compiled_agrees(features)
-        return self._compiled_ok
+                if getattr(self, verdict) is None:
+                    setattr(self, verdict, check())
+        return bool(getattr(self, verdict))
 
     def _compiled_agrees(self, matrix: np.ndarray) -> bool:
         assert self._compiled is not None
@@ -186,22 +196,15 @@ class ServedModel:
         matrix = inputs.to_matrix()
         if matrix is None:
             return inputs.to_frame()
-        if self._matrix_ok is None:
-            with self._probe:
-                if self._matrix_ok is None:
-                    self._matrix_ok = self._same_answers(matrix, inputs)
-            if not self._matrix_ok:
-                return inputs.to_frame()
+        if not self._settled("_matrix_ok", lambda: self._same_answers(matrix, inputs)):
+            return inputs.to_frame()
         return matrix
 
     def _own_columns(self, inputs: Inputs) -> Inputs:
         """The columns this model takes, in its order: a shadow or canary may use fewer
         columns than the primary whose signature parsed the request."""
-        spec = (self.signature or {}).get("inputs", {})
-        if spec.get("type") != "columns" or inputs.names is None:
-            return inputs
-        names = [c["name"] for c in spec["columns"]]
-        if inputs.names == names:
+        names = self._input_names
+        if names is None or inputs.names is None or inputs.names == names:
             return inputs
         assert inputs.columns is not None
         missing = [n for n in names if n not in inputs.columns]
