@@ -71,8 +71,9 @@ class CompiledTrees:
             node = np.where(x <= self._threshold[node], self._left[node], self._right[node])
         return node
 
-    def _summed(self, X: np.ndarray) -> np.ndarray:
-        """Leaf values summed over the trees in order, divided by their number."""
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Leaf values summed over the trees in order, divided by their number (for a
+        regressor, one column: the prediction)."""
         values = self._value[self.leaves(X)]  # [trees, rows, outputs]
         total = np.zeros(values.shape[1:])
         for tree in values:  # in order, as scikit-learn accumulates them
@@ -80,11 +81,8 @@ class CompiledTrees:
         total /= self.count
         return total
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return self._summed(X)
-
     def predict(self, X: np.ndarray) -> np.ndarray:
-        summed = self._summed(X)
+        summed = self.predict_proba(X)
         if self.classes is None:
             return summed[:, 0]
         return self.classes.take(np.argmax(summed, axis=1), axis=0)
