@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
+from sklearn.utils.extmath import softmax
 
 __all__ = ["CompiledLinear", "compile_linear"]
 
@@ -42,9 +44,6 @@ class CompiledLinear:
         return scores.reshape(-1) if scores.ndim > 1 and scores.shape[1] == 1 else scores
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        from scipy.special import expit
-        from sklearn.utils.extmath import softmax
-
         scores = self._scores(X)
         if scores.ndim == 1:  # two classes: the second's probability, and its complement
             expit(scores, out=scores)
